@@ -1,0 +1,113 @@
+/*
+ * hybridge C ABI: load and run PyTorch emulators from Fortran/C climate models.
+ *
+ * Rules (DESIGN.md, contract 2):
+ *   - every function returns an int status (HYB_OK == 0); outputs go through pointers;
+ *   - on failure, hyb_last_error() gives this thread's message, naming the problem
+ *     (file, tensor name, expected vs got);
+ *   - no C++ exception crosses this boundary, nothing here exits or aborts the process;
+ *   - handles are integers from a registry: a freed or unknown handle is reported as
+ *     HYB_ERR_HANDLE, never dereferenced.
+ *
+ * Array convention: host arrays are row-major with the column (batch) axis FIRST:
+ *   shape = [ncol, d1, ..., dk], where [d1..dk] is the per-column shape of the tensor
+ *   as the manifest writes it. A Fortran array x(dk, ..., d1, ncol) is exactly this
+ *   memory, so it reaches libtorch without a copy on CPU (when dtypes match).
+ *   The engine moves the column axis to the model's batch_axis itself.
+ */
+#ifndef HYBRIDGE_H
+#define HYBRIDGE_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HYB_ABI_VERSION 1
+#define HYB_MAX_NDIM 8
+
+enum hyb_status_code {
+  HYB_OK = 0,
+  HYB_ERR_ARGUMENT = 1,  /* null pointer, bad option key or value, bad enum value */
+  HYB_ERR_FILE = 2,      /* missing or unreadable file */
+  HYB_ERR_LOAD = 3,      /* file is not a loadable model (not TorchScript, truncated) */
+  HYB_ERR_MANIFEST = 4,  /* manifest missing, invalid, or not matching the declarations */
+  HYB_ERR_SHAPE = 5,     /* array shape does not match the tensor */
+  HYB_ERR_DTYPE = 6,     /* unsupported or mismatching dtype */
+  HYB_ERR_NONFINITE = 7, /* NaN or Inf in an input while nonfinite=reject */
+  HYB_ERR_HANDLE = 8,    /* unknown, freed or double-freed handle */
+  HYB_ERR_DEVICE = 9,    /* requested device not available */
+  HYB_ERR_RUNTIME = 10,  /* the model raised an error during forward */
+  HYB_ERR_ORDER = 11,    /* call out of order (run before load, option after load, ...) */
+  HYB_ERR_NAME = 12,     /* unknown tensor or variable name */
+  HYB_ERR_MPI = 13,      /* MPI failure (node batching, auto device) */
+  HYB_ERR_INTERNAL = 99
+};
+
+enum hyb_dtype { HYB_FLOAT32 = 0, HYB_FLOAT64 = 1 };
+enum hyb_role { HYB_INPUT = 0, HYB_OUTPUT = 1, HYB_STATE = 2 };
+
+typedef int64_t hyb_model; /* 0 is never a valid handle */
+
+/* ---- errors ---- */
+/* Short constant name of a status code ("HYB_ERR_SHAPE"); never NULL. */
+const char *hyb_status_name(int status);
+/* Copies this thread's last error message into buf (NUL-terminated, truncated to
+ * buflen-1). *full_len (may be NULL) receives the untruncated length. */
+int hyb_last_error(char *buf, int64_t buflen, int64_t *full_len);
+int hyb_abi_version(int *version);
+
+/* ---- life cycle ---- */
+int hyb_model_create(hyb_model *model);
+/* Options, before load unless noted. Unknown keys and bad values are errors.
+ *   device    = cpu | cuda | cuda:N | auto      (auto: node-local rank mod #GPUs, CPU if none)
+ *   threads   = N >= 1 (intra-op threads; may be set after load)
+ *   nonfinite = reject | pass                   (may be set after load)
+ *   chunk     = N >= 0  (0: whole batch in one call; N: fixed chunks of N columns, the
+ *                        last one padded, so results do not depend on the batch)
+ *   batching  = rank | node
+ */
+int hyb_model_set_option(hyb_model model, const char *key, const char *value);
+/* Communicator for device=auto and batching=node, as a Fortran MPI handle (MPI_Fint). */
+int hyb_model_set_comm(hyb_model model, int fortran_comm);
+/* Declare a tensor the caller expects (before load): per-column shape in PyTorch order,
+ * model dtype, and where the model wants the column axis. Checked against the manifest;
+ * required for models without a manifest (then checked by one dry run). */
+int hyb_model_declare(hyb_model model, int role, const char *name, int dtype, int ndim,
+                      const int64_t *shape, int batch_axis);
+int hyb_model_load(hyb_model model, const char *path);
+int hyb_model_free(hyb_model model);
+
+/* ---- queries (after load) ---- */
+int hyb_model_manifest(hyb_model model, char *buf, int64_t buflen, int64_t *full_len);
+int hyb_model_count(hyb_model model, int role, int *n);
+/* name: buffer of namelen bytes; shape: HYB_MAX_NDIM entries, per-column shape. */
+int hyb_model_tensor_info(hyb_model model, int role, int index, char *name, int64_t namelen,
+                          int *dtype, int *ndim, int64_t *shape, int *batch_axis);
+/* Variable layout of a tensor's last axis (e.g. state_t at offset 0, size 60). */
+int hyb_model_layout_count(hyb_model model, int role, const char *tensor, int *nvar);
+int hyb_model_layout_var(hyb_model model, int role, const char *tensor, int index,
+                         char *var, int64_t varlen, int64_t *offset, int64_t *size);
+int hyb_model_device(hyb_model model, char *buf, int64_t buflen);
+
+/* ---- running ---- */
+/* Bind a host buffer to an input or output for the next run (role HYB_INPUT/HYB_OUTPUT).
+ * shape = [ncol, per-column shape...]. Bindings are cleared after each run. */
+int hyb_model_bind(hyb_model model, int role, const char *name, void *data, int dtype,
+                   int ndim, const int64_t *shape);
+/* Runs the model on the bound buffers; recurrent state is taken and updated in place. */
+int hyb_model_run(hyb_model model);
+/* Recurrent state per column, in the host layout [ncol, per-column shape...]. */
+int hyb_model_get_state(hyb_model model, const char *name, void *data, int dtype, int ndim,
+                        const int64_t *shape);
+int hyb_model_set_state(hyb_model model, const char *name, const void *data, int dtype,
+                        int ndim, const int64_t *shape);
+int hyb_model_reset_state(hyb_model model);
+/* Number of non-finite input values seen (and passed through) with nonfinite=pass. */
+int hyb_model_nonfinite_count(hyb_model model, int64_t *count);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HYBRIDGE_H */

@@ -1,0 +1,197 @@
+"""The hybridge model manifest: what a model file promises to the engine.
+
+A hybridge model is one TorchScript file with this JSON manifest stored as the extra
+file ``hybridge_manifest.json`` (``torch.jit.save(..., _extra_files=...)``). The C++ engine
+reads it at load and refuses a model that does not match what the host declares.
+
+Calling convention of a hybridge model::
+
+    forward(*inputs, *states) -> output            # one output, no state
+    forward(*inputs, *states) -> (*outputs, *new_states)
+
+in manifest order. Every tensor has a per-column ``shape`` (PyTorch order, no column
+axis) and a ``batch_axis``: where the column axis sits in the model's tensor (0 for
+``[ncol, nfeature]``; 1 for an RNN hidden state ``[layers, ncol, hidden]``).
+
+The checksum covers the model's parameters and buffers (see :func:`model_checksum`), so
+a manifest moved onto another model's weights is detected.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+from typing import Any, Iterable
+
+import torch
+
+SCHEMA = "hybridge-manifest/1"
+EXTRA_FILE = "hybridge_manifest.json"
+DTYPES = ("float32", "float64")
+
+
+class ManifestError(ValueError):
+    """A manifest is missing, malformed, or does not match its model."""
+
+
+@dataclasses.dataclass
+class Variable:
+    """A named slice of a tensor's last axis, e.g. ``state_t`` at offset 0, size 60."""
+
+    name: str
+    offset: int
+    size: int
+    units: str = ""
+
+
+@dataclasses.dataclass
+class TensorSpec:
+    """One model input, output or recurrent state (per-column shape, no column axis)."""
+
+    name: str
+    shape: list[int]
+    dtype: str = "float32"
+    batch_axis: int = 0
+    layout: list[Variable] = dataclasses.field(default_factory=list)
+
+    def validate(self, role: str) -> None:
+        where = f"{role} '{self.name}'"
+        if not self.name or not self.name.replace("_", "").isalnum():
+            raise ManifestError(f"{where}: name must be a non-empty identifier")
+        if self.dtype not in DTYPES:
+            raise ManifestError(f"{where}: dtype {self.dtype!r} is not one of {DTYPES}")
+        if any((not isinstance(d, int)) or d <= 0 for d in self.shape):
+            raise ManifestError(f"{where}: shape {self.shape} must be positive integers")
+        if not 0 <= self.batch_axis <= len(self.shape):
+            raise ManifestError(
+                f"{where}: batch_axis {self.batch_axis} outside 0..{len(self.shape)}")
+        if self.layout:
+            end = 0
+            for v in self.layout:
+                if v.offset != end or v.size <= 0:
+                    raise ManifestError(
+                        f"{where}: layout variable '{v.name}' at offset {v.offset} size "
+                        f"{v.size}; expected contiguous slices starting at {end}")
+                end += v.size
+            if not self.shape or end != self.shape[-1]:
+                last = self.shape[-1] if self.shape else None
+                raise ManifestError(
+                    f"{where}: layout covers {end} entries, last axis has {last}")
+
+    def variable(self, name: str) -> Variable:
+        for v in self.layout:
+            if v.name == name:
+                return v
+        raise KeyError(f"{self.name} has no variable {name!r}")
+
+
+def layout_from_sizes(pairs: Iterable[tuple[str, int] | tuple[str, int, str]]) -> list[Variable]:
+    """``[("state_t", 60, "K"), ("state_ps", 1, "Pa")]`` -> contiguous :class:`Variable` s."""
+    out, offset = [], 0
+    for p in pairs:
+        name, size = p[0], int(p[1])
+        units = p[2] if len(p) > 2 else ""
+        out.append(Variable(name, offset, size, units))
+        offset += size
+    return out
+
+
+@dataclasses.dataclass
+class Manifest:
+    """Everything the engine and a host need to know about a model file."""
+
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+    states: list[TensorSpec] = dataclasses.field(default_factory=list)
+    name: str = "model"
+    normalization: str = "inside"  # the model takes and returns physical units
+    physics: dict[str, Any] = dataclasses.field(default_factory=dict)
+    provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
+    checksum: str = ""
+    schema: str = SCHEMA
+
+    def validate(self) -> None:
+        if self.schema != SCHEMA:
+            raise ManifestError(f"schema {self.schema!r}; this hybridge reads {SCHEMA!r}")
+        if not self.inputs or not self.outputs:
+            raise ManifestError("a manifest needs at least one input and one output")
+        seen: set[str] = set()
+        for role, specs in (("input", self.inputs), ("output", self.outputs),
+                            ("state", self.states)):
+            for s in specs:
+                s.validate(role)
+                if s.name in seen:
+                    raise ManifestError(f"tensor name '{s.name}' used twice")
+                seen.add(s.name)
+        if self.normalization != "inside":
+            raise ManifestError("normalization must be 'inside' (models take physical units)")
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Manifest":
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ManifestError(f"manifest is not valid JSON: {e}") from None
+        try:
+            def spec(d: dict) -> TensorSpec:
+                d = dict(d)
+                d["layout"] = [Variable(**v) for v in d.get("layout", [])]
+                return TensorSpec(**d)
+            m = cls(**{**raw,
+                       "inputs": [spec(d) for d in raw["inputs"]],
+                       "outputs": [spec(d) for d in raw["outputs"]],
+                       "states": [spec(d) for d in raw.get("states", [])]})
+        except (KeyError, TypeError) as e:
+            raise ManifestError(f"manifest has a missing or unknown field: {e}") from None
+        m.validate()
+        return m
+
+
+def model_checksum(module: torch.nn.Module | torch.jit.ScriptModule) -> str:
+    """sha256 over the parameters and buffers, sorted by name.
+
+    For each tensor: name, NUL, dtype (``float32``), NUL, shape as ``60,124``, NUL, then
+    the raw little-endian bytes of the contiguous CPU tensor. The C++ engine computes
+    the same digest at load.
+    """
+    h = hashlib.sha256()
+    named = dict(module.named_parameters())
+    named.update(dict(module.named_buffers()))
+    for name in sorted(named):
+        t = named[name].detach().cpu().contiguous()
+        h.update(name.encode() + b"\0")
+        h.update(str(t.dtype).removeprefix("torch.").encode() + b"\0")
+        h.update(",".join(str(d) for d in t.shape).encode() + b"\0")
+        h.update(t.numpy().tobytes() if t.numel() else b"")
+    return "sha256:" + h.hexdigest()
+
+
+def save_model(module: torch.jit.ScriptModule, manifest: Manifest, path: str | os.PathLike) -> None:
+    """Write a scripted model with its manifest (checksum filled in), atomically."""
+    manifest = dataclasses.replace(manifest, checksum=model_checksum(module))
+    manifest.validate()
+    path = os.fspath(path)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.jit.save(module, tmp, _extra_files={EXTRA_FILE: manifest.to_json()})
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def read_manifest(path: str | os.PathLike) -> Manifest:
+    """Read and validate the manifest of a model file without keeping the model."""
+    extra = {EXTRA_FILE: ""}
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"model file not found: {path}")
+    torch.jit.load(os.fspath(path), map_location="cpu", _extra_files=extra)
+    if not extra[EXTRA_FILE]:
+        raise ManifestError(f"{path}: no {EXTRA_FILE} in the model file")
+    return Manifest.from_json(extra[EXTRA_FILE])
