@@ -10,7 +10,7 @@ python=${PYTHON:-python3}
 torch_version=2.13.0
 
 debian_packages=(gfortran g++ cmake make pkg-config openmpi-bin libopenmpi-dev
-                 libnetcdf-dev libnetcdff-dev netcdf-bin)
+                 libnetcdf-dev libnetcdff-dev netcdf-bin nlohmann-json3-dev)
 
 missing=()
 for p in "${debian_packages[@]}"; do
