@@ -1,0 +1,74 @@
+"""Normalization of x and y: ``x' = (x - x_mean) / x_range``, ``y' = y * y_scale``.
+
+Two sources: the real ClimSim statistics (``input_mean``, ``input_max - input_min``,
+``output_scale``), or statistics computed from the training files in one streaming pass
+(mean and max-min of x as ClimSim does, ``1/std`` of y).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from .climsim import climsim_normalization_arrays
+from .files import DT_CLIMSIM, FilePair, read_pair
+from .variables import VariableSet
+
+
+@dataclasses.dataclass
+class Normalization:
+    x_mean: np.ndarray   # (n_in,) physical units of x
+    x_range: np.ndarray  # (n_in,) > 0
+    y_scale: np.ndarray  # (n_out,) multiplies y
+    source: str
+
+    def __post_init__(self):
+        # A constant input (zero range) would divide by zero: leave it unscaled.
+        self.x_range = np.where(self.x_range > 0, self.x_range, 1.0)
+        self.y_scale = np.where(np.isfinite(self.y_scale), self.y_scale, 0.0)
+
+    def to_tensors(self) -> dict[str, torch.Tensor]:
+        return {"x_mean": torch.tensor(self.x_mean, dtype=torch.float32),
+                "x_range": torch.tensor(self.x_range, dtype=torch.float32),
+                "y_scale": torch.tensor(self.y_scale, dtype=torch.float32)}
+
+    @classmethod
+    def from_tensors(cls, d: dict, source: str) -> "Normalization":
+        return cls(d["x_mean"].double().numpy(), d["x_range"].double().numpy(),
+                   d["y_scale"].double().numpy(), source)
+
+
+def climsim_normalization(varset: VariableSet) -> Normalization:
+    return Normalization(*climsim_normalization_arrays(varset), source="climsim")
+
+
+def data_normalization(pairs: list[FilePair], varset: VariableSet,
+                       dt: float = DT_CLIMSIM) -> Normalization:
+    """One streaming pass (float64 sums), never more than one file in memory."""
+    n, sx, sy, syy = 0, 0.0, 0.0, 0.0
+    xmin = xmax = None
+    for p in pairs:
+        x, y = read_pair(p, varset, dt)
+        x, y = x.astype(np.float64), y.astype(np.float64)
+        n += x.shape[0]
+        sx = sx + x.sum(0)
+        sy = sy + y.sum(0)
+        syy = syy + (y * y).sum(0)
+        xmin = x.min(0) if xmin is None else np.minimum(xmin, x.min(0))
+        xmax = x.max(0) if xmax is None else np.maximum(xmax, x.max(0))
+    if n == 0:
+        raise ValueError("no training files to compute normalization from")
+    ymean = sy / n
+    ystd = np.sqrt(np.maximum(syy / n - ymean ** 2, 0.0))
+    with np.errstate(divide="ignore"):
+        y_scale = np.where(ystd > 0, 1.0 / ystd, 0.0)
+    return Normalization(sx / n, xmax - xmin, y_scale, source="data")
+
+
+def make_normalization(kind: str, pairs, varset, dt) -> Normalization:
+    if kind == "climsim":
+        return climsim_normalization(varset)
+    if kind == "data":
+        return data_normalization(pairs, varset, dt)
+    raise ValueError(f"normalization must be 'climsim' or 'data', got {kind!r}")

@@ -1,0 +1,27 @@
+"""Residual MLP: pre-norm residual blocks (LayerNorm, Linear, GELU, Linear) on the column vector."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class ResBlock(nn.Module):
+    def __init__(self, width: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, width), nn.GELU(),
+                                  nn.Linear(width, width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class ResMLP(nn.Module):
+    def __init__(self, n_in: int, n_out: int, width: int = 512, blocks: int = 4,
+                 inputs=None, outputs=None):
+        super().__init__()
+        self.inp = nn.Linear(n_in, width)
+        self.blocks = nn.Sequential(*[ResBlock(width) for _ in range(blocks)])
+        self.out = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, n_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.blocks(self.inp(x)))
