@@ -1,0 +1,328 @@
+"""Python access to the hybridge engine through its C ABI (``csrc/include/hybridge.h``).
+
+This goes through exactly the functions a Fortran or C host calls (cffi in ABI mode, the
+shared library opened with dlopen), so Python tests exercise the real coupling path::
+
+    from hybridge.core import Model
+    with Model("model.pt", options={"chunk": 16}) as m:
+        y = m.run({"x": x})["y"]          # x: float64 [ncol, 124] -> y: float64 [ncol, 128]
+
+The library is found through ``$HYBRIDGE_LIB`` (the file), else ``$HYBRIDGE_BUILD/lib``,
+else ``<repo>/build/lib``. :func:`engine_module` imports the pybind11 module
+``hybridge_engine`` (the same C++ engine without the C ABI) from ``$HYBRIDGE_BUILD/python``.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import numpy as np
+
+from hybridge.manifest import Manifest
+
+# The C declarations of hybridge.h, for cffi (which reads no preprocessor directives).
+CDEF = """
+typedef int64_t hyb_model;
+const char *hyb_status_name(int status);
+int hyb_last_error(char *buf, int64_t buflen, int64_t *full_len);
+int hyb_abi_version(int *version);
+int hyb_model_create(hyb_model *model);
+int hyb_model_set_option(hyb_model model, const char *key, const char *value);
+int hyb_model_set_comm(hyb_model model, int fortran_comm);
+int hyb_model_declare(hyb_model model, int role, const char *name, int dtype, int ndim,
+                      const int64_t *shape, int batch_axis);
+int hyb_model_load(hyb_model model, const char *path);
+int hyb_model_free(hyb_model model);
+int hyb_model_manifest(hyb_model model, char *buf, int64_t buflen, int64_t *full_len);
+int hyb_model_count(hyb_model model, int role, int *n);
+int hyb_model_tensor_info(hyb_model model, int role, int index, char *name, int64_t namelen,
+                          int *dtype, int *ndim, int64_t *shape, int *batch_axis);
+int hyb_model_layout_count(hyb_model model, int role, const char *tensor, int *nvar);
+int hyb_model_layout_var(hyb_model model, int role, const char *tensor, int index,
+                         char *var, int64_t varlen, int64_t *offset, int64_t *size);
+int hyb_model_device(hyb_model model, char *buf, int64_t buflen);
+int hyb_model_bind(hyb_model model, int role, const char *name, void *data, int dtype,
+                   int ndim, const int64_t *shape);
+int hyb_model_run(hyb_model model);
+int hyb_model_get_state(hyb_model model, const char *name, void *data, int dtype, int ndim,
+                        const int64_t *shape);
+int hyb_model_set_state(hyb_model model, const char *name, const void *data, int dtype,
+                        int ndim, const int64_t *shape);
+int hyb_model_reset_state(hyb_model model);
+int hyb_model_nonfinite_count(hyb_model model, int64_t *count);
+"""
+
+# Values of the C enums (hybridge.h).
+HYB_OK = 0
+STATUS = {"HYB_OK": 0, "HYB_ERR_ARGUMENT": 1, "HYB_ERR_FILE": 2, "HYB_ERR_LOAD": 3,
+          "HYB_ERR_MANIFEST": 4, "HYB_ERR_SHAPE": 5, "HYB_ERR_DTYPE": 6,
+          "HYB_ERR_NONFINITE": 7, "HYB_ERR_HANDLE": 8, "HYB_ERR_DEVICE": 9,
+          "HYB_ERR_RUNTIME": 10, "HYB_ERR_ORDER": 11, "HYB_ERR_NAME": 12, "HYB_ERR_MPI": 13,
+          "HYB_ERR_INTERNAL": 99}
+ROLES = {"input": 0, "output": 1, "state": 2}
+DTYPES = {"float32": 0, "float64": 1}
+HYB_MAX_NDIM = 8
+
+_REPO = Path(__file__).resolve().parents[2]
+
+
+class HybridgeError(RuntimeError):
+    """A failed C ABI call: ``status`` (int), ``name`` ("HYB_ERR_SHAPE"), ``message``."""
+
+    def __init__(self, status: int, name: str, message: str):
+        super().__init__(f"{name}: {message}")
+        self.status = status
+        self.name = name
+        self.message = message
+
+
+def build_dir() -> Path:
+    """The CMake build folder: ``$HYBRIDGE_BUILD``, else ``<repo>/build``."""
+    return Path(os.environ.get("HYBRIDGE_BUILD") or _REPO / "build")
+
+
+def library_path() -> Path:
+    """Where libhybridge.so is (FileNotFoundError naming the places looked at)."""
+    candidates = []
+    if os.environ.get("HYBRIDGE_LIB"):
+        candidates.append(Path(os.environ["HYBRIDGE_LIB"]))
+    candidates.append(build_dir() / "lib" / "libhybridge.so")
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise FileNotFoundError("libhybridge.so not found; looked at " +
+                            ", ".join(str(c) for c in candidates) +
+                            " (build it with `make build`, or set HYBRIDGE_LIB / HYBRIDGE_BUILD)")
+
+
+_ffi = None
+_lib = None
+
+
+def ffi():
+    """The cffi FFI object, with the C ABI declared."""
+    global _ffi
+    if _ffi is None:
+        import cffi
+        f = cffi.FFI()
+        f.cdef(CDEF)
+        _ffi = f
+    return _ffi
+
+
+def lib():
+    """The opened libhybridge (dlopen once per process)."""
+    global _lib
+    if _lib is None:
+        _lib = ffi().dlopen(str(library_path()))
+    return _lib
+
+
+def last_error() -> str:
+    """This thread's last error message from the C ABI."""
+    full = ffi().new("int64_t *")
+    lib().hyb_last_error(ffi().NULL, 0, full)
+    buf = ffi().new("char[]", int(full[0]) + 1)
+    lib().hyb_last_error(buf, len(buf), full)
+    return ffi().string(buf).decode()
+
+
+def check(status: int) -> None:
+    """Raise :class:`HybridgeError` for a status other than HYB_OK."""
+    if status != HYB_OK:
+        name = ffi().string(lib().hyb_status_name(status)).decode()
+        raise HybridgeError(status, name, last_error())
+
+
+def _shape(shape: Iterable[int]):
+    return ffi().new("int64_t[]", [int(d) for d in shape] or [0])
+
+
+def _host_dtype(array: np.ndarray, what: str) -> int:
+    """The C dtype code of a numpy array; other dtypes are refused here, naming the tensor."""
+    if array.dtype == np.float64:
+        return DTYPES["float64"]
+    if array.dtype == np.float32:
+        return DTYPES["float32"]
+    raise HybridgeError(STATUS["HYB_ERR_DTYPE"], "HYB_ERR_DTYPE",
+                        f"{what}: numpy dtype {array.dtype} is not float32 or float64")
+
+
+class Model:
+    """One model handle of the C ABI.
+
+    ``Model(path, options={...}, declarations=manifest)`` creates the handle, sets the
+    options (before load), declares the tensors of ``declarations`` (a
+    :class:`~hybridge.manifest.Manifest`, required for a model file without one) and loads.
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, *,
+                 options: Mapping[str, object] | None = None,
+                 declarations: Manifest | None = None, comm: int | None = None):
+        handle = ffi().new("hyb_model *")
+        check(lib().hyb_model_create(handle))
+        self.handle = int(handle[0])
+        self._freed = False
+        for key, value in (options or {}).items():
+            self.set_option(key, value)
+        if comm is not None:
+            self.set_comm(comm)
+        if declarations is not None:
+            for role, specs in (("input", declarations.inputs), ("output", declarations.outputs),
+                                ("state", declarations.states)):
+                for s in specs:
+                    self.declare(role, s.name, s.shape, s.dtype, s.batch_axis)
+        if path is not None:
+            self.load(path)
+
+    # ---- life cycle ----
+    def set_option(self, key: str, value: object) -> None:
+        check(lib().hyb_model_set_option(self.handle, key.encode(), str(value).encode()))
+
+    def set_comm(self, fortran_comm: int) -> None:
+        """Communicator as a Fortran handle (mpi4py: ``comm.py2f()``)."""
+        check(lib().hyb_model_set_comm(self.handle, int(fortran_comm)))
+
+    def declare(self, role: str, name: str, shape: Iterable[int], dtype: str = "float32",
+                batch_axis: int = 0) -> None:
+        shape = [int(d) for d in shape]
+        check(lib().hyb_model_declare(self.handle, ROLES[role], name.encode(), DTYPES[dtype],
+                                      len(shape), _shape(shape), batch_axis))
+
+    def load(self, path: str | os.PathLike) -> None:
+        check(lib().hyb_model_load(self.handle, os.fsencode(path)))
+
+    def free(self) -> None:
+        """Free the handle. A second call reaches the C ABI, which reports the double free."""
+        self._freed = True
+        check(lib().hyb_model_free(self.handle))
+
+    def __enter__(self) -> "Model":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if not self._freed:
+            self.free()
+
+    def __del__(self):
+        if getattr(self, "_freed", True) or _lib is None:
+            return
+        try:
+            self.free()
+        except HybridgeError:
+            pass
+
+    # ---- queries ----
+    def manifest_text(self) -> str:
+        full = ffi().new("int64_t *")
+        check(lib().hyb_model_manifest(self.handle, ffi().NULL, 0, full))
+        buf = ffi().new("char[]", int(full[0]) + 1)
+        check(lib().hyb_model_manifest(self.handle, buf, len(buf), full))
+        return ffi().string(buf).decode()
+
+    def manifest(self) -> Manifest:
+        return Manifest.from_json(self.manifest_text())
+
+    def device(self) -> str:
+        buf = ffi().new("char[]", 64)
+        check(lib().hyb_model_device(self.handle, buf, len(buf)))
+        return ffi().string(buf).decode()
+
+    def tensors(self, role: str) -> list[dict]:
+        """name, per-column shape, dtype and batch_axis of each tensor of a role, in order."""
+        n = ffi().new("int *")
+        check(lib().hyb_model_count(self.handle, ROLES[role], n))
+        out = []
+        for i in range(n[0]):
+            name = ffi().new("char[]", 256)
+            dtype, ndim, axis = ffi().new("int *"), ffi().new("int *"), ffi().new("int *")
+            shape = ffi().new("int64_t[]", HYB_MAX_NDIM)
+            check(lib().hyb_model_tensor_info(self.handle, ROLES[role], i, name, len(name),
+                                              dtype, ndim, shape, axis))
+            out.append({"name": ffi().string(name).decode(),
+                        "shape": [int(shape[k]) for k in range(ndim[0])],
+                        "dtype": "float64" if dtype[0] == DTYPES["float64"] else "float32",
+                        "batch_axis": int(axis[0])})
+        return out
+
+    def layout(self, role: str, tensor: str) -> list[tuple[str, int, int]]:
+        """(variable, offset, size) along the last axis of a tensor."""
+        n = ffi().new("int *")
+        check(lib().hyb_model_layout_count(self.handle, ROLES[role], tensor.encode(), n))
+        out = []
+        for i in range(n[0]):
+            var = ffi().new("char[]", 256)
+            offset, size = ffi().new("int64_t *"), ffi().new("int64_t *")
+            check(lib().hyb_model_layout_var(self.handle, ROLES[role], tensor.encode(), i, var,
+                                             len(var), offset, size))
+            out.append((ffi().string(var).decode(), int(offset[0]), int(size[0])))
+        return out
+
+    # ---- running ----
+    def bind(self, role: str, name: str, array: np.ndarray) -> None:
+        """Bind a C-contiguous float32/float64 array [ncol, ...]; it must stay alive until run."""
+        if not (isinstance(array, np.ndarray) and array.flags.c_contiguous):
+            raise ValueError(f"{role} '{name}': bind needs a C-contiguous numpy array")
+        dtype = _host_dtype(array, f"{role} '{name}'")
+        check(lib().hyb_model_bind(self.handle, ROLES[role], name.encode(),
+                                   ffi().cast("void *", array.ctypes.data), dtype, array.ndim,
+                                   _shape(array.shape)))
+
+    def run_bound(self) -> None:
+        check(lib().hyb_model_run(self.handle))
+
+    def run(self, inputs: Mapping[str, np.ndarray], out_dtype=np.float64) -> dict[str, np.ndarray]:
+        """Run on host arrays [ncol, per-column...]; returns new output arrays of out_dtype."""
+        # Arrays first, binds after: a failed bind drops the bindings made before it.
+        keep = {name: np.ascontiguousarray(a) for name, a in inputs.items()}
+        for name, a in keep.items():
+            _host_dtype(a, f"input '{name}'")
+        ncol = next(iter(keep.values())).shape[0] if keep else 0
+        outputs = {t["name"]: np.empty([ncol, *t["shape"]], dtype=out_dtype)
+                   for t in self.tensors("output")} if ncol > 0 else {}
+        for role, arrays in (("input", keep), ("output", outputs)):
+            for name, a in arrays.items():
+                self.bind(role, name, a)
+        self.run_bound()  # names any input or output left unbound
+        return outputs
+
+    def get_state(self, name: str, ncol: int, dtype=np.float64) -> np.ndarray:
+        """Recurrent state ``name`` in host layout [ncol, per-column...]."""
+        spec = next((t for t in self.tensors("state") if t["name"] == name), None)
+        shape = [ncol, *(spec["shape"] if spec else [])]
+        out = np.zeros(shape, dtype=dtype)
+        check(lib().hyb_model_get_state(self.handle, name.encode(),
+                                        ffi().cast("void *", out.ctypes.data),
+                                        _host_dtype(out, f"state '{name}'"), out.ndim,
+                                        _shape(out.shape)))
+        return out
+
+    def set_state(self, name: str, value: np.ndarray) -> None:
+        value = np.ascontiguousarray(value)
+        check(lib().hyb_model_set_state(self.handle, name.encode(),
+                                        ffi().cast("void *", value.ctypes.data),
+                                        _host_dtype(value, f"state '{name}'"), value.ndim,
+                                        _shape(value.shape)))
+
+    def reset_state(self) -> None:
+        check(lib().hyb_model_reset_state(self.handle))
+
+    def nonfinite_count(self) -> int:
+        n = ffi().new("int64_t *")
+        check(lib().hyb_model_nonfinite_count(self.handle, n))
+        return int(n[0])
+
+
+def engine_module():
+    """Import the pybind11 module ``hybridge_engine`` from ``$HYBRIDGE_BUILD/python``."""
+    folder = build_dir() / "python"
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    try:
+        import hybridge_engine
+    except ImportError as e:
+        raise ImportError(f"hybridge_engine (pybind11) not importable from {folder}: {e}; "
+                          "build with HYBRIDGE_BUILD_PYTHON=ON") from e
+    return hybridge_engine

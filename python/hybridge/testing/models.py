@@ -1,0 +1,437 @@
+"""Fixture models for the hybridge tests, made at test time, and their Python reference.
+
+Each ``make_*`` function scripts a small model, saves it with
+:func:`hybridge.manifest.save_model` (except :func:`make_no_manifest`) and returns the
+:class:`~hybridge.manifest.Manifest` that describes it (for the no-manifest model: the
+declarations a host must make). :func:`reference` computes outputs exactly the way the
+engine must: ``torch.jit.load``, host float64 cast to the model dtype, column axis moved
+to ``batch_axis``, forward, results moved back and cast to float64.
+
+Command line: ``python -m hybridge.testing.models OUTDIR`` writes every fixture with a
+deterministic input set and its reference outputs, for the Fortran test programs:
+
+``OUTDIR/<fixture>.pt``
+    the model file.
+``OUTDIR/<fixture>.in.<tensor>.f64``
+    input ``<tensor>``; ``OUTDIR/<fixture>.ref.<tensor>.f64``: reference output or
+    reference recurrent state ``<tensor>``. Raw little-endian float64, no header,
+    row-major with shape ``[nstep, ncol, d1..dk]`` (``[d1..dk]`` the per-column shape),
+    i.e. exactly a Fortran array ``a(dk, .., d1, ncol, nstep)``. For a recurrent model
+    step ``s`` uses the state left by step ``s-1`` (zeros before step 1) and the
+    ``ref.<state>`` file holds the state after each step. Other models have ``nstep = 1``.
+``OUTDIR/index.txt``
+    one record per line, blank-separated, ``#`` starts a comment line::
+
+        model  <fixture> <model file> <nstep> <ncol>
+        tensor <fixture> <input|output|state> <name> <float32|float64> <batch_axis> <ndim> <d1> .. <dn>
+        data   <fixture> <in|ref> <tensor> <data file> <ndim> <d1> .. <dn>
+
+    ``tensor`` lines give the per-column shape (the declarations for ``hyb_model_declare``),
+    ``data`` lines the full file shape ``[nstep, ncol, ...]``. Each line reads with one
+    Fortran list-directed ``read`` (ndim comes before the dimensions).
+``OUTDIR/index.json``
+    the same records as JSON, for Python.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from hybridge.manifest import (Manifest, ManifestError, TensorSpec,
+                               layout_from_sizes, read_manifest, save_model)
+
+NLEV = 60  # E3SM levels in ClimSim, index 0 = model top
+
+
+@contextlib.contextmanager
+def _torchscript():
+    """TorchScript is the engine's model format: silence torch's deprecation notices for it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.", category=DeprecationWarning)
+        yield
+
+V1_INPUT_LAYOUT = [("state_t", NLEV, "K"), ("state_q0001", NLEV, "kg/kg"),
+                   ("state_ps", 1, "Pa"), ("pbuf_SOLIN", 1, "W/m2"),
+                   ("pbuf_LHFLX", 1, "W/m2"), ("pbuf_SHFLX", 1, "W/m2")]
+V1_OUTPUT_LAYOUT = [("ptend_t", NLEV, "K/s"), ("ptend_q0001", NLEV, "kg/kg/s"),
+                    ("cam_out_NETSW", 1, "W/m2"), ("cam_out_FLWDS", 1, "W/m2"),
+                    ("cam_out_PRECSC", 1, "m/s"), ("cam_out_PRECC", 1, "m/s"),
+                    ("cam_out_SOLS", 1, "W/m2"), ("cam_out_SOLL", 1, "W/m2"),
+                    ("cam_out_SOLSD", 1, "W/m2"), ("cam_out_SOLLD", 1, "W/m2")]
+V1_NINPUT = sum(n for _, n, _ in V1_INPUT_LAYOUT)    # 124
+V1_NOUTPUT = sum(n for _, n, _ in V1_OUTPUT_LAYOUT)  # 128
+
+# Stand-ins used only when the ClimSim statistics files are not present:
+# (mean, max - min) per input variable, output_scale per output variable.
+_FALLBACK_INPUT_STATS = {"state_t": (250.0, 100.0), "state_q0001": (4e-3, 2e-2),
+                         "state_ps": (9.86e4, 3.5e4), "pbuf_SOLIN": (340.0, 1400.0),
+                         "pbuf_LHFLX": (73.0, 1100.0), "pbuf_SHFLX": (22.0, 870.0)}
+_FALLBACK_OUTPUT_SCALE = {"ptend_t": 1004.64, "ptend_q0001": 2.8347e6}
+
+
+def climsim_dir() -> Path:
+    """Folder of the real ClimSim files: $HYBRIDGE_CLIMSIM_DIR, else <repo>/../shared/data/climsim."""
+    env = os.environ.get("HYBRIDGE_CLIMSIM_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[3].parent / "shared" / "data" / "climsim"
+
+
+def _climsim_vector(ds_name: str, layout, fallback: Callable[[str], float]) -> np.ndarray:
+    """Concatenate the variables of ``layout`` from ``<ds_name>.nc`` (or the fallback)."""
+    path = climsim_dir() / f"{ds_name}.nc"
+    parts = []
+    if path.exists():
+        import netCDF4
+        with netCDF4.Dataset(path) as ds:
+            for name, size, _ in layout:
+                parts.append(np.asarray(ds[name][:], dtype=np.float64).reshape(size))
+    else:
+        for name, size, _ in layout:
+            parts.append(np.full(size, fallback(name), dtype=np.float64))
+    return np.concatenate(parts)
+
+
+def v1_normalization() -> dict[str, np.ndarray]:
+    """ClimSim v1 statistics: input_mean, input_min, input_range (max - min) [124],
+    output_scale [128]."""
+    mean = _climsim_vector("input_mean", V1_INPUT_LAYOUT,
+                           lambda n: _FALLBACK_INPUT_STATS[n][0])
+    low = _climsim_vector("input_min", V1_INPUT_LAYOUT,
+                          lambda n: max(0.0, _FALLBACK_INPUT_STATS[n][0] - 0.5 * _FALLBACK_INPUT_STATS[n][1]))
+    high = _climsim_vector("input_max", V1_INPUT_LAYOUT,
+                           lambda n: max(0.0, _FALLBACK_INPUT_STATS[n][0] - 0.5 * _FALLBACK_INPUT_STATS[n][1])
+                           + _FALLBACK_INPUT_STATS[n][1])
+    scale = _climsim_vector("output_scale", V1_OUTPUT_LAYOUT,
+                            lambda n: _FALLBACK_OUTPUT_SCALE.get(n, 1e-2))
+    return {"input_mean": mean, "input_min": low, "input_range": high - low,
+            "output_scale": scale}
+
+
+class _V1MLP(torch.nn.Module):
+    """ClimSim v1 MLP in physical units: x' = (x - mean)/(max - min), y = y'/output_scale."""
+
+    def __init__(self, hidden: Sequence[int], stats: dict[str, np.ndarray]):
+        super().__init__()
+        self.register_buffer("input_mean", torch.tensor(stats["input_mean"], dtype=torch.float32))
+        self.register_buffer("input_range", torch.tensor(stats["input_range"], dtype=torch.float32))
+        self.register_buffer("output_scale", torch.tensor(stats["output_scale"], dtype=torch.float32))
+        layers: list[torch.nn.Module] = []
+        width = V1_NINPUT
+        for h in hidden:
+            layers += [torch.nn.Linear(width, h), torch.nn.LeakyReLU(0.15)]
+            width = h
+        layers.append(torch.nn.Linear(width, V1_NOUTPUT))
+        self.net = torch.nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net((x - self.input_mean) / self.input_range) / self.output_scale
+
+
+def make_mlp_v1(path, hidden: Sequence[int] = (512, 512, 512, 512), seed: int = 0) -> Manifest:
+    """ClimSim v1 MLP: input ``x`` [124] -> output ``y`` [128], float32, physical units.
+
+    ``hidden=(512,)*4`` is the benchmark size; tests that only need the shape pass
+    something small such as ``(32,)``.
+    """
+    torch.manual_seed(seed)
+    with _torchscript():
+        module = torch.jit.script(_V1MLP(hidden, v1_normalization()).eval())
+    manifest = Manifest(
+        name="climsim_v1_mlp",
+        inputs=[TensorSpec("x", [V1_NINPUT], layout=layout_from_sizes(V1_INPUT_LAYOUT))],
+        outputs=[TensorSpec("y", [V1_NOUTPUT], layout=layout_from_sizes(V1_OUTPUT_LAYOUT))],
+        physics={"dataset": "ClimSim", "version": "v1", "nlev": NLEV},
+        provenance={"made_by": "hybridge.testing.models.make_mlp_v1",
+                    "hidden": list(hidden), "seed": seed, "weights": "random"})
+    with _torchscript():
+        save_model(module, manifest, path)
+    return manifest
+
+
+class _MultiIO(torch.nn.Module):
+    """Profiles [ncol, 2, 60] + scalars [ncol, 4] -> tendencies [ncol, 2, 60], fluxes [ncol, 3]."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("profile_scale", torch.tensor([[1.0 / 300.0], [1.0 / 0.02]]))
+        self.register_buffer("scalar_scale", torch.tensor([1e-5, 1e-3, 1e-2, 1e-2]))
+        self.body = torch.nn.Sequential(torch.nn.Linear(2 * NLEV + 4, 64), torch.nn.Tanh())
+        self.tendencies = torch.nn.Linear(64, 2 * NLEV)
+        self.fluxes = torch.nn.Linear(64, 3)
+
+    def forward(self, profiles: torch.Tensor, scalars: torch.Tensor):
+        z = torch.cat([(profiles * self.profile_scale).flatten(1),
+                       scalars * self.scalar_scale], dim=1)
+        z = self.body(z)
+        return self.tendencies(z).view(profiles.shape) * 1e-4, self.fluxes(z) * 100.0
+
+
+def make_multi_io(path, seed: int = 0) -> Manifest:
+    """Two inputs (``profiles`` [2,60], ``scalars`` [4]) and two outputs, float32."""
+    torch.manual_seed(seed)
+    with _torchscript():
+        module = torch.jit.script(_MultiIO().eval())
+    manifest = Manifest(
+        name="multi_io",
+        inputs=[TensorSpec("profiles", [2, NLEV]),
+                TensorSpec("scalars", [4], layout=layout_from_sizes(
+                    [("state_ps", 1, "Pa"), ("pbuf_SOLIN", 1, "W/m2"),
+                     ("pbuf_LHFLX", 1, "W/m2"), ("pbuf_SHFLX", 1, "W/m2")]))],
+        outputs=[TensorSpec("tendencies", [2, NLEV]),
+                 TensorSpec("fluxes", [3], layout=layout_from_sizes(
+                     [("cam_out_PRECC", 1, "m/s"), ("cam_out_FLWDS", 1, "W/m2"),
+                      ("cam_out_NETSW", 1, "W/m2")]))],
+        provenance={"made_by": "hybridge.testing.models.make_multi_io", "seed": seed})
+    with _torchscript():
+        save_model(module, manifest, path)
+    return manifest
+
+
+RECURRENT_NIN, RECURRENT_NOUT, RECURRENT_LAYERS, RECURRENT_HIDDEN = 8, 4, 2, 16
+
+
+class _Recurrent(torch.nn.Module):
+    """One GRU step per call: x [ncol, 8], h [layers, ncol, hidden] -> y [ncol, 4], h_new."""
+
+    def __init__(self):
+        super().__init__()
+        self.gru = torch.nn.GRU(RECURRENT_NIN, RECURRENT_HIDDEN, num_layers=RECURRENT_LAYERS)
+        self.head = torch.nn.Linear(RECURRENT_HIDDEN, RECURRENT_NOUT)
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor):
+        out, h_new = self.gru(x.unsqueeze(0), h)
+        return self.head(out[0]), h_new
+
+
+def make_recurrent(path, seed: int = 0) -> Manifest:
+    """GRU model with recurrent state ``h`` [layers, hidden], column axis 1 in the model."""
+    torch.manual_seed(seed)
+    with _torchscript():
+        module = torch.jit.script(_Recurrent().eval())
+    manifest = Manifest(
+        name="recurrent_gru",
+        inputs=[TensorSpec("x", [RECURRENT_NIN])],
+        outputs=[TensorSpec("y", [RECURRENT_NOUT])],
+        states=[TensorSpec("h", [RECURRENT_LAYERS, RECURRENT_HIDDEN], batch_axis=1)],
+        provenance={"made_by": "hybridge.testing.models.make_recurrent", "seed": seed})
+    with _torchscript():
+        save_model(module, manifest, path)
+    return manifest
+
+
+class _Float64MLP(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.Tanh(),
+                                       torch.nn.Linear(32, 8))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def make_float64(path, seed: int = 0) -> Manifest:
+    """Small MLP computing in float64: ``x`` [16] -> ``y`` [8]."""
+    torch.manual_seed(seed)
+    with _torchscript():
+        module = torch.jit.script(_Float64MLP().double().eval())
+    manifest = Manifest(
+        name="float64_mlp",
+        inputs=[TensorSpec("x", [16], dtype="float64")],
+        outputs=[TensorSpec("y", [8], dtype="float64")],
+        provenance={"made_by": "hybridge.testing.models.make_float64", "seed": seed})
+    with _torchscript():
+        save_model(module, manifest, path)
+    return manifest
+
+
+def make_no_manifest(path, seed: int = 0) -> Manifest:
+    """Plain ``torch.jit.save`` of a float32 MLP ``x`` [16] -> ``y`` [8], without manifest.
+
+    Returns the manifest the model *would* have: the declarations a host must make.
+    """
+    torch.manual_seed(seed)
+    with _torchscript():
+        module = torch.jit.script(_Float64MLP().eval())
+    _atomic_jit_save(module, path)
+    return Manifest(name="no_manifest", inputs=[TensorSpec("x", [16])],
+                    outputs=[TensorSpec("y", [8])])
+
+
+def _atomic_jit_save(module, path) -> None:
+    path = os.fspath(path)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
+    os.close(fd)
+    try:
+        with _torchscript():
+            torch.jit.save(module, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+_TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def _to_model(host: np.ndarray, spec: TensorSpec) -> torch.Tensor:
+    """Host layout float64 [ncol, ...] -> model tensor (dtype cast, column axis moved)."""
+    t = torch.from_numpy(np.ascontiguousarray(host, dtype=np.float64))
+    return t.to(_TORCH_DTYPES[spec.dtype]).movedim(0, spec.batch_axis).contiguous()
+
+
+def _to_host(t: torch.Tensor, spec: TensorSpec) -> np.ndarray:
+    return t.movedim(spec.batch_axis, 0).to(torch.float64).contiguous().numpy()
+
+
+def reference(path, inputs: dict[str, np.ndarray], states: dict[str, np.ndarray] | None = None,
+              manifest: Manifest | None = None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The Python reference for one run: ``(outputs, new_states)``, float64, host layout.
+
+    ``inputs`` (and ``states``) are float64 arrays in host layout ``[ncol, per-column...]``.
+    Missing states start at zero, as in the engine. ``manifest`` is only needed for a
+    model without one (pass what :func:`make_no_manifest` returned).
+    """
+    path = os.fspath(path)
+    with _torchscript():
+        m = manifest if manifest is not None else read_manifest(path)
+        module = torch.jit.load(path, map_location="cpu")
+    module.eval()
+    ncol = np.shape(inputs[m.inputs[0].name])[0]
+    states = dict(states or {})
+    for s in m.states:
+        states.setdefault(s.name, np.zeros([ncol, *s.shape]))
+    args = [_to_model(inputs[s.name], s) for s in m.inputs]
+    args += [_to_model(states[s.name], s) for s in m.states]
+    with torch.inference_mode():
+        result = module(*args)
+    if isinstance(result, torch.Tensor):
+        result = (result,)
+    specs = m.outputs + m.states
+    if len(result) != len(specs):
+        raise ManifestError(f"{path}: model returned {len(result)} tensors, manifest "
+                            f"lists {len(m.outputs)} outputs + {len(m.states)} states")
+    out = {s.name: _to_host(t, s) for s, t in zip(m.outputs, result)}
+    new_states = {s.name: _to_host(t, s) for s, t in zip(m.states, result[len(m.outputs):])}
+    return out, new_states
+
+
+def example_inputs(manifest: Manifest, ncol: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Deterministic float64 inputs in host layout; v1 inputs near ClimSim's mean state."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for s in manifest.inputs:
+        u = rng.random([ncol, *s.shape])
+        if s.shape == [V1_NINPUT] and [v.name for v in s.layout] == [v[0] for v in V1_INPUT_LAYOUT]:
+            # Near the mean (within 10% of the range): the extremes of the ClimSim
+            # statistics (e.g. 1300 K at the model top) are not typical columns.
+            stats = v1_normalization()
+            x = stats["input_mean"] + 0.2 * (u - 0.5) * stats["input_range"]
+            out[s.name] = np.clip(x, stats["input_min"], stats["input_min"] + stats["input_range"])
+        else:
+            out[s.name] = 2.0 * u - 1.0
+    return out
+
+
+# name -> (maker, ncol, nstep) for the command line.
+FIXTURES: dict[str, tuple[Callable[..., Manifest], int, int]] = {
+    "mlp_v1": (make_mlp_v1, 384, 1),
+    "multi_io": (make_multi_io, 7, 1),
+    "recurrent": (make_recurrent, 7, 3),
+    "float64": (make_float64, 7, 1),
+    "no_manifest": (make_no_manifest, 7, 1),
+}
+
+
+def _write_f64(path: Path, a: np.ndarray) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    np.ascontiguousarray(a, dtype="<f8").tofile(tmp)
+    os.replace(tmp, path)
+
+
+def write_fixture(outdir: Path, name: str) -> dict:
+    """Write one fixture (model, inputs, reference); return its index record."""
+    maker, ncol, nstep = FIXTURES[name]
+    model_file = f"{name}.pt"
+    manifest = maker(outdir / model_file)
+    steps_in, steps_out, steps_state = [], [], []
+    states = None
+    for step in range(nstep):
+        x = example_inputs(manifest, ncol, seed=step)
+        y, states = reference(outdir / model_file, x, states, manifest=manifest)
+        steps_in.append(x)
+        steps_out.append(y)
+        steps_state.append(states)
+    record = {"name": name, "model": model_file, "nstep": nstep, "ncol": ncol,
+              "tensors": [], "data": []}
+    for role, specs in (("input", manifest.inputs), ("output", manifest.outputs),
+                        ("state", manifest.states)):
+        for s in specs:
+            record["tensors"].append({"role": role, "name": s.name, "dtype": s.dtype,
+                                      "batch_axis": s.batch_axis, "shape": list(s.shape)})
+    for kind, steps in (("in", steps_in), ("ref", steps_out), ("ref", steps_state)):
+        for tensor in steps[0]:
+            a = np.stack([step[tensor] for step in steps])
+            data_file = f"{name}.{kind}.{tensor}.f64"
+            _write_f64(outdir / data_file, a)
+            record["data"].append({"kind": kind, "tensor": tensor, "file": data_file,
+                                   "shape": list(a.shape)})
+    return record
+
+
+def _index_text(records: list[dict]) -> str:
+    lines = ["# hybridge test fixtures; format: see hybridge.testing.models",
+             "# model  <fixture> <model file> <nstep> <ncol>",
+             "# tensor <fixture> <role> <name> <dtype> <batch_axis> <ndim> <dims..>",
+             "# data   <fixture> <in|ref> <tensor> <file> <ndim> <dims..>"]
+    for r in records:
+        lines.append(f"model {r['name']} {r['model']} {r['nstep']} {r['ncol']}")
+        for t in r["tensors"]:
+            dims = " ".join(str(d) for d in t["shape"])
+            lines.append(f"tensor {r['name']} {t['role']} {t['name']} {t['dtype']} "
+                         f"{t['batch_axis']} {len(t['shape'])} {dims}")
+        for d in r["data"]:
+            dims = " ".join(str(n) for n in d["shape"])
+            lines.append(f"data {r['name']} {d['kind']} {d['tensor']} {d['file']} "
+                         f"{len(d['shape'])} {dims}")
+    return "\n".join(lines) + "\n"
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_all(outdir, names: Sequence[str] | None = None) -> list[dict]:
+    """Write the fixtures (all by default) and ``index.txt`` / ``index.json`` into outdir."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    records = [write_fixture(outdir, n) for n in (names or FIXTURES)]
+    _write_text(outdir / "index.txt", _index_text(records))
+    _write_text(outdir / "index.json", json.dumps({"fixtures": records}, indent=1))
+    return records
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    p = argparse.ArgumentParser(
+        prog="python -m hybridge.testing.models",
+        description="Write hybridge fixture models, inputs and float64 reference outputs.")
+    p.add_argument("outdir", help="folder to write into (created if missing)")
+    p.add_argument("--only", nargs="+", choices=sorted(FIXTURES), help="fixtures to write")
+    args = p.parse_args(argv)
+    for r in write_all(args.outdir, args.only):
+        print(f"{r['name']}: {r['model']} ncol={r['ncol']} nstep={r['nstep']}")
+
+
+if __name__ == "__main__":
+    main()
