@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# make bench: time the ClimSim v1 MLP from Fortran through hybridge, from C++ straight on
+# libtorch, and from Python, in one run, and print one table with ratios to raw libtorch
+# (also written to bench_out/bench_core.md).
+#
+# Each round runs the three programs in the same order for every thread count, so a slow
+# spell of the machine is spread over all of them; report.py takes medians over all
+# rounds. About 1.5 minutes on 2 idle cores. Environment: HYBRIDGE_BUILD (build folder,
+# default <repo>/build), HYBRIDGE_BENCH_THREADS (intra-op thread counts, default "1 2"),
+# HYBRIDGE_BENCH_ROUNDS (default 4), HYBRIDGE_BENCH_PLAN (ncol:warmup:reps per batch size
+# and round, default below).
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+build=${HYBRIDGE_BUILD:-$repo/build}
+python=${PYTHON:-$repo/.venv/bin/python}
+threads_list=${HYBRIDGE_BENCH_THREADS:-1 2}
+rounds=${HYBRIDGE_BENCH_ROUNDS:-4}
+# reps chosen so that each batch size takes about 0.1-1 s per round on one thread.
+plan=(${HYBRIDGE_BENCH_PLAN:-1:200:1000 16:50:300 384:10:60 4096:2:8})
+export PYTHONPATH="$repo/python${PYTHONPATH:+:$PYTHONPATH}"
+
+out=$repo/bench_out
+work=$out/core
+bench_libtorch=$build/bin/bench_libtorch
+bench_fortran=$build/bin/bench_fortran
+if [ ! -x "$bench_libtorch" ]; then
+  echo "bench: $bench_libtorch not found; build first (make bench does)" >&2
+  exit 1
+fi
+if [ ! -x "$bench_fortran" ]; then
+  echo "bench: $bench_fortran not found (Fortran module not in this build); timing without it" >&2
+  bench_fortran=
+fi
+
+rm -rf "$work"
+mkdir -p "$work/raw" "$work/outputs"
+"$python" "$repo/bench/prepare.py" "$work" "${plan[@]}"
+files=("$work/mlp_v1.pt" "$work/x.f64" "$work/plan.txt")
+
+echo "bench: ${rounds} rounds, threads: ${threads_list}" >&2
+for round in $(seq "$rounds"); do
+  for threads in $threads_list; do
+    tag=t${threads}_r${round}
+    if [ -n "$bench_fortran" ]; then
+      "$bench_fortran" "${files[@]}" "$threads" "$work/raw/hybridge_fortran_$tag.csv" "$work/outputs"
+    fi
+    "$bench_libtorch" "${files[@]}" "$threads" "$work/raw/libtorch_$tag.csv" "$work/outputs"
+    "$python" "$repo/bench/bench_python.py" "${files[@]}" "$threads" \
+      "$work/raw/python_$tag.csv" "$work/outputs"
+  done
+  echo "bench: round $round of $rounds done" >&2
+done
+
+"$python" "$repo/bench/report.py" "$work" --output "$out/bench_core.md" --command "make bench"
