@@ -1,0 +1,246 @@
+!> The run configuration: namelist group &hybridge_nl, read and validated.
+!! Every key has a default; an unknown key, a value of the wrong type or an
+!! out-of-range value stops the run with a message that names the key.
+module host_namelist
+  use host_calendar, only: model_date, parse_date
+  implicit none
+  private
+  public :: read_namelist, max_ml_variables, ml_output_names
+
+  integer, parameter :: max_ml_variables = 16
+  integer, parameter :: path_len = 512
+
+  !> Outputs an emulator may own (ClimSim v1 target names).
+  character(16), parameter :: ml_output_names(10) = [character(16) :: &
+    'ptend_t', 'ptend_q0001', 'cam_out_NETSW', 'cam_out_FLWDS', 'cam_out_PRECSC', &
+    'cam_out_PRECC', 'cam_out_SOLS', 'cam_out_SOLL', 'cam_out_SOLSD', 'cam_out_SOLLD']
+
+  type, public :: host_config
+    character(16) :: physics_mode = 'conventional'  !< conventional | ml | partial
+    character(path_len) :: model_path = ''          !< TorchScript model with a hybridge manifest
+    character(32) :: device = 'cpu'                 !< cpu | cuda | cuda:N
+    character(16) :: batching = 'rank'              !< rank | node
+    character(32) :: ml_variables(max_ml_variables) = ''  !< outputs the emulator owns (partial mode)
+    integer :: n_ml_variables = 0
+    character(16) :: on_ml_error = 'abort'          !< abort | fallback
+    character(16) :: nonfinite_policy = 'abort'     !< abort | fallback (non-finite emulator outputs)
+    integer :: spinup_steps = 0                     !< conventional steps before the emulator takes over
+    integer :: ramp_steps = 0                       !< steps over which ML output is blended in linearly
+    integer :: num_threads = 1                      !< intra-op threads of the inference engine per rank
+    integer :: ml_chunk = 16                        !< columns per engine call, last chunk padded (0: all at once);
+                                                    !! a fixed chunk makes results independent of the decomposition
+    character(16) :: stop_option = 'ndays'          !< nsteps | ndays
+    integer :: stop_n = 1
+    type(model_date) :: start_date                  !< from 'YYYY-MM-DD'
+    integer :: mli_interval_steps = 0               !< .mli/.mlo every N steps (0: none)
+    integer :: history_interval_steps = 72          !< time-mean history every N steps (0: none)
+    integer :: restart_interval_steps = 0           !< restart every N steps (0: only at the end)
+    logical :: restart_at_end = .true.
+    character(path_len) :: restart_file = ''        !< continue from this restart file
+    character(path_len) :: output_dir = 'output'
+    character(64) :: case_name = 'E3SM-MMF'         !< prefix of .mli/.mlo file names
+    character(path_len) :: climsim_dir = ''         !< grid + normalization files
+    integer :: log_interval_steps = 1
+  end type host_config
+
+contains
+
+  !> Read &hybridge_nl from file.  On any problem ok = .false. and errmsg names it.
+  subroutine read_namelist(filename, cfg, ok, errmsg)
+    character(*), intent(in) :: filename
+    type(host_config), intent(out) :: cfg
+    logical, intent(out) :: ok
+    character(:), allocatable, intent(out) :: errmsg
+
+    character(16) :: physics_mode, batching, on_ml_error, nonfinite_policy, stop_option
+    character(32) :: device, ml_variables(max_ml_variables)
+    character(path_len) :: model_path, restart_file, output_dir, climsim_dir
+    character(64) :: case_name
+    character(16) :: start_date
+    integer :: spinup_steps, ramp_steps, num_threads, ml_chunk, stop_n, mli_interval_steps, &
+               history_interval_steps, restart_interval_steps, log_interval_steps
+    logical :: restart_at_end
+    namelist /hybridge_nl/ physics_mode, model_path, device, batching, ml_variables, on_ml_error, &
+      nonfinite_policy, spinup_steps, ramp_steps, num_threads, ml_chunk, stop_option, stop_n, start_date, &
+      mli_interval_steps, history_interval_steps, restart_interval_steps, restart_at_end, &
+      restart_file, output_dir, case_name, climsim_dir, log_interval_steps
+
+    integer :: unit, ios, i, j, lineno
+    character(512) :: iomsg, line
+    character(600) :: probe
+    logical :: in_group
+    logical :: date_ok
+
+    ok = .false.
+    physics_mode = cfg%physics_mode; model_path = cfg%model_path; device = cfg%device
+    batching = cfg%batching; ml_variables = cfg%ml_variables; on_ml_error = cfg%on_ml_error
+    nonfinite_policy = cfg%nonfinite_policy; spinup_steps = cfg%spinup_steps
+    ramp_steps = cfg%ramp_steps; num_threads = cfg%num_threads; ml_chunk = cfg%ml_chunk
+    stop_option = cfg%stop_option
+    stop_n = cfg%stop_n; start_date = '0001-02-01'; mli_interval_steps = cfg%mli_interval_steps
+    history_interval_steps = cfg%history_interval_steps
+    restart_interval_steps = cfg%restart_interval_steps; restart_at_end = cfg%restart_at_end
+    restart_file = cfg%restart_file; output_dir = cfg%output_dir; case_name = cfg%case_name
+    climsim_dir = cfg%climsim_dir; log_interval_steps = cfg%log_interval_steps
+
+    open (newunit=unit, file=filename, status='old', action='read', iostat=ios, iomsg=iomsg)
+    if (ios /= 0) then
+      errmsg = "namelist file '"//trim(filename)//"' cannot be opened: "//trim(iomsg)
+      return
+    end if
+    read (unit, nml=hybridge_nl, iostat=ios, iomsg=iomsg)
+    if (ios /= 0) then
+      ! The compiler's message rarely names the key, so find the first line of the group that
+      ! does not read on its own and report it together with that line's message.
+      rewind (unit)
+      errmsg = "namelist file '"//trim(filename)//"': no &hybridge_nl group found"
+      in_group = .false.
+      lineno = 0
+      do
+        read (unit, '(a)', iostat=i) line
+        if (i /= 0) exit
+        lineno = lineno + 1
+        if (.not. in_group) then
+          in_group = index(adjustl(line), '&hybridge_nl') == 1
+          if (.not. in_group) cycle
+          ! If no single line fails, the compiler's message is the best there is.
+          errmsg = "namelist file '"//trim(filename)//"', group &hybridge_nl: "//trim(iomsg)
+          line = adjustl(line)
+          line = line(len('&hybridge_nl') + 1:)
+        end if
+        if (adjustl(line) == '/') exit
+        probe = '&hybridge_nl '//trim(line)//' /'
+        read (probe, nml=hybridge_nl, iostat=i, iomsg=iomsg)
+        if (i /= 0) then
+          write (probe, '(i0)') lineno
+          errmsg = "namelist file '"//trim(filename)//"', group &hybridge_nl, line "//trim(probe)// &
+                   ": '"//trim(adjustl(line))//"': "//trim(iomsg)
+          exit
+        end if
+      end do
+      close (unit)
+      return
+    end if
+    close (unit)
+
+    ! Enumerated values.
+    if (.not. one_of('physics_mode', physics_mode, [character(16) :: 'conventional', 'ml', 'partial'])) return
+    if (.not. one_of('batching', batching, [character(16) :: 'rank', 'node'])) return
+    if (.not. one_of('on_ml_error', on_ml_error, [character(16) :: 'abort', 'fallback'])) return
+    if (.not. one_of('nonfinite_policy', nonfinite_policy, [character(16) :: 'abort', 'fallback'])) return
+    if (.not. one_of('stop_option', stop_option, [character(16) :: 'nsteps', 'ndays'])) return
+    if (.not. valid_device(device)) then
+      errmsg = "namelist key device = '"//trim(device)//"': expected 'cpu', 'cuda' or 'cuda:N'"
+      return
+    end if
+
+    ! Integer ranges.
+    if (.not. at_least('stop_n', stop_n, 1)) return
+    if (.not. at_least('spinup_steps', spinup_steps, 0)) return
+    if (.not. at_least('ramp_steps', ramp_steps, 0)) return
+    if (.not. at_least('num_threads', num_threads, 1)) return
+    if (.not. at_least('ml_chunk', ml_chunk, 0)) return
+    if (.not. at_least('mli_interval_steps', mli_interval_steps, 0)) return
+    if (.not. at_least('history_interval_steps', history_interval_steps, 0)) return
+    if (.not. at_least('restart_interval_steps', restart_interval_steps, 0)) return
+    if (.not. at_least('log_interval_steps', log_interval_steps, 1)) return
+
+    call parse_date(start_date, cfg%start_date, date_ok)
+    if (.not. date_ok) then
+      errmsg = "namelist key start_date = '"//trim(start_date)//"': expected a no-leap date 'YYYY-MM-DD'"
+      return
+    end if
+    if (len_trim(case_name) == 0 .or. scan(trim(case_name), '/ ') > 0) then
+      errmsg = "namelist key case_name = '"//trim(case_name)//"': must be non-empty, without '/' or blanks"
+      return
+    end if
+    if (len_trim(output_dir) == 0) then
+      errmsg = "namelist key output_dir: must not be empty"
+      return
+    end if
+
+    ! The emulator's variables.
+    cfg%n_ml_variables = 0
+    do i = 1, max_ml_variables
+      if (len_trim(ml_variables(i)) == 0) cycle
+      if (.not. any(ml_output_names == ml_variables(i))) then
+        errmsg = "namelist key ml_variables: '"//trim(ml_variables(i))//"' is not an emulator output; expected one of "
+        do j = 1, size(ml_output_names)
+          errmsg = errmsg//trim(ml_output_names(j))//' '
+        end do
+        return
+      end if
+      if (any(cfg%ml_variables(1:cfg%n_ml_variables) == ml_variables(i))) then
+        errmsg = "namelist key ml_variables: '"//trim(ml_variables(i))//"' listed twice"
+        return
+      end if
+      cfg%n_ml_variables = cfg%n_ml_variables + 1
+      cfg%ml_variables(cfg%n_ml_variables) = ml_variables(i)
+    end do
+    select case (trim(physics_mode))
+    case ('ml')
+      if (cfg%n_ml_variables > 0) then
+        errmsg = "namelist key ml_variables: set only for physics_mode = 'partial' (in 'ml' mode the emulator owns all outputs)"
+        return
+      end if
+      cfg%n_ml_variables = size(ml_output_names)
+      cfg%ml_variables(1:size(ml_output_names)) = ml_output_names
+    case ('partial')
+      if (cfg%n_ml_variables == 0) then
+        errmsg = "namelist key ml_variables: physics_mode = 'partial' needs at least one variable"
+        return
+      end if
+    case default
+      if (cfg%n_ml_variables > 0) then
+        errmsg = "namelist key ml_variables: set, but physics_mode = 'conventional' uses no emulator"
+        return
+      end if
+    end select
+    if (trim(physics_mode) /= 'conventional' .and. len_trim(model_path) == 0) then
+      errmsg = "namelist key model_path: required for physics_mode = '"//trim(physics_mode)//"'"
+      return
+    end if
+
+    cfg%physics_mode = physics_mode; cfg%model_path = model_path; cfg%device = device
+    cfg%batching = batching; cfg%on_ml_error = on_ml_error; cfg%nonfinite_policy = nonfinite_policy
+    cfg%spinup_steps = spinup_steps; cfg%ramp_steps = ramp_steps; cfg%num_threads = num_threads
+    cfg%ml_chunk = ml_chunk
+    cfg%stop_option = stop_option; cfg%stop_n = stop_n; cfg%mli_interval_steps = mli_interval_steps
+    cfg%history_interval_steps = history_interval_steps
+    cfg%restart_interval_steps = restart_interval_steps; cfg%restart_at_end = restart_at_end
+    cfg%restart_file = restart_file; cfg%output_dir = output_dir; cfg%case_name = case_name
+    cfg%climsim_dir = climsim_dir; cfg%log_interval_steps = log_interval_steps
+    ok = .true.
+
+  contains
+
+    logical function valid_device(name)
+      character(*), intent(in) :: name
+      valid_device = name == 'cpu' .or. name == 'cuda'
+      if (len_trim(name) > 5) valid_device = name(1:5) == 'cuda:' .and. verify(trim(name(6:)), '0123456789') == 0
+    end function valid_device
+
+    logical function one_of(key, value, allowed)
+      character(*), intent(in) :: key, value, allowed(:)
+      integer :: k
+      one_of = any(allowed == value)
+      if (.not. one_of) then
+        errmsg = "namelist key "//key//" = '"//trim(value)//"': expected one of"
+        do k = 1, size(allowed)
+          errmsg = errmsg//" '"//trim(allowed(k))//"'"
+        end do
+      end if
+    end function one_of
+
+    logical function at_least(key, value, lower)
+      character(*), intent(in) :: key
+      integer, intent(in) :: value, lower
+      character(24) :: buf
+      at_least = value >= lower
+      if (.not. at_least) then
+        write (buf, '(i0," < ",i0)') value, lower
+        errmsg = "namelist key "//key//" = "//trim(buf)//" (out of range)"
+      end if
+    end function at_least
+  end subroutine read_namelist
+end module host_namelist

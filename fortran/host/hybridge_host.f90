@@ -1,0 +1,197 @@
+!> hybridge-host: an idealized moist atmosphere on the ClimSim grid.
+!!   mpirun -n N hybridge-host namelist_file
+!! Each step: large-scale forcing (in place of the dynamics) -> boundary data (insolation,
+!! SST, surface fluxes) -> [.mli] -> physics driver -> physics_update -> stability guard
+!! -> [.mlo] -> budgets, log, history, restart.
+program hybridge_host
+  use iso_fortran_env, only: output_unit, error_unit, int64
+  use mpi_f08
+  use host_constants, only: r8, nlev, ncol_global, dtime
+  use host_build_info, only: default_climsim_dir
+  use host_calendar, only: model_date, date_from_seconds, seconds_from_date, date_tag
+  use host_namelist, only: host_config, read_namelist
+  use host_grid, only: grid_t, grid_init
+  use host_files, only: make_dirs
+  use physics_types, only: physics_state, physics_ptend, cam_out_t, physics_state_alloc, &
+                           physics_ptend_alloc, cam_out_alloc, set_pressure, physics_update
+  use boundary_data, only: set_insolation, set_sst
+  use surface_fluxes, only: set_surface_fluxes
+  use largescale_forcing, only: equilibrium_profiles, largescale_forcing_apply
+  use physics_driver, only: physics_driver_init, physics_driver_run
+  use physics_ml, only: ml_init, ml_state_size, ml_get_state, ml_set_state, ml_finalize
+  use host_climsim_io, only: write_mli, write_mlo
+  use host_history, only: history_t, history_init, history_accumulate, history_write
+  use host_restart, only: restart_write, restart_read
+  use host_diagnostics, only: budget_t, global_budgets, stability_guard
+  implicit none
+
+  type(MPI_Comm) :: comm
+  integer :: rank, nranks, nstep, n, nsteps_run, nqneg, n_fallback, n_fallback_total, sums(2), sums_glob(2)
+  logical :: root, ok, restart_written
+  character(:), allocatable :: errmsg, nml_file, climsim_dir
+  character(1024) :: arg
+  integer :: arglen, env_status
+  type(host_config) :: cfg
+  type(grid_t) :: grid
+  type(physics_state) :: state
+  type(physics_ptend) :: ptend
+  type(cam_out_t) :: cam_out
+  type(history_t) :: hist
+  type(budget_t) :: budget
+  type(model_date) :: start_date, d, d_end
+  real(r8), allocatable :: t_before(:, :), q_before(:, :), rad_col(:), ml_state(:, :)
+  real(r8) :: wall_start, wall_log, wall_now
+  integer :: steps_since_log
+
+  call MPI_Init()
+  comm = MPI_COMM_WORLD
+  call MPI_Comm_rank(comm, rank)
+  call MPI_Comm_size(comm, nranks)
+  root = rank == 0
+
+  call get_command_argument(1, arg, arglen)
+  if (arglen == 0) call fail('usage: mpirun -n N hybridge-host namelist_file')
+  nml_file = trim(arg)
+  call read_namelist(nml_file, cfg, ok, errmsg)
+  if (.not. ok) call fail(errmsg)
+  if (nranks > ncol_global) then
+    write (arg, '("cannot run on ",i0," ranks: the grid has ",i0," columns")') nranks, ncol_global
+    call fail(trim(arg))
+  end if
+
+  climsim_dir = trim(cfg%climsim_dir)
+  if (len(climsim_dir) == 0) then
+    call get_environment_variable('HYBRIDGE_CLIMSIM_DIR', arg, arglen, env_status)
+    climsim_dir = default_climsim_dir
+    if (env_status == 0 .and. arglen > 0) climsim_dir = trim(arg)
+  end if
+  call grid_init(grid, climsim_dir, rank, nranks)
+
+  call physics_state_alloc(state, grid%ncol)
+  call physics_ptend_alloc(ptend, grid%ncol)
+  call cam_out_alloc(cam_out, grid%ncol)
+  call history_init(hist, grid%ncol)
+  call physics_driver_init(grid%ncol)
+  allocate (t_before(nlev, grid%ncol), q_before(nlev, grid%ncol), rad_col(grid%ncol))
+  state%lat = grid%lat(grid%col_start:grid%col_start + grid%ncol - 1)
+  state%lon = grid%lon(grid%col_start:grid%col_start + grid%ncol - 1)
+  if (cfg%physics_mode /= 'conventional') call ml_init(cfg, grid%ncol, comm)
+
+  if (len_trim(cfg%restart_file) > 0) then
+    call restart_read(trim(cfg%restart_file), grid, state, nstep, start_date, hist, n_fallback_total, ml_state)
+    call set_pressure(state, grid%hyam, grid%hybm, grid%hyai, grid%hybi, grid%p0)
+    ! A restart without emulator state (e.g. from a conventional spin-up) starts the
+    ! emulator from its initial state; one with state must match the model.
+    if (size(ml_state, 1) > 0 .and. size(ml_state, 1) /= ml_state_size()) then
+      write (arg, '("restart file ''",a,"'' holds ",i0," emulator state values per column, the model needs ",i0)') &
+        trim(cfg%restart_file), size(ml_state, 1), ml_state_size()
+      call fail(trim(arg))
+    end if
+    if (size(ml_state, 1) > 0) call ml_set_state(ml_state)
+    deallocate (ml_state)
+  else
+    nstep = 0
+    n_fallback_total = 0
+    start_date = cfg%start_date
+    state%ps = grid%ps0(grid%col_start:grid%col_start + grid%ncol - 1)
+    call set_pressure(state, grid%hyam, grid%hybm, grid%hyai, grid%hybi, grid%p0)
+    call equilibrium_profiles(grid, state, start_date, state%t, state%q)
+  end if
+  if (root) call make_dirs(trim(cfg%output_dir))
+
+  nsteps_run = cfg%stop_n
+  if (cfg%stop_option == 'ndays') nsteps_run = cfg%stop_n*nint(86400._r8/dtime)
+  if (root) then
+    write (output_unit, '("hybridge-host: ",i0," ranks, physics_mode = ",a,", ",i0," steps from ",a, &
+          & ", ClimSim files in ",a)') nranks, trim(cfg%physics_mode), nsteps_run, &
+          date_tag(model_time(nstep)), climsim_dir
+    write (output_unit, '(a)') '   step date              T_mean[K]  dE_phys  E_sources  E_resid[W/m2]'// &
+      '   dW_phys     W_sources   W_resid[kg/m2/s] precip[mm/d] fallback qneg steps/s'
+  end if
+
+  wall_start = MPI_Wtime()
+  wall_log = wall_start
+  steps_since_log = 0
+  restart_written = .false.
+  do n = 1, nsteps_run
+    d = model_time(nstep)
+    call largescale_forcing_apply(grid, state, d, comm)
+    call set_insolation(date_from_seconds(seconds_from_date(d) + int(dtime/2, int64)), &
+                        state%lat, state%lon, state%coszrs, state%solin)
+    call set_sst(d, state%lat, state%sst)
+    call set_surface_fluxes(state)
+    if (output_due(cfg%mli_interval_steps, nstep)) &
+      call write_mli(cfg%output_dir, cfg%case_name, d, grid, comm, root, state)
+
+    t_before = state%t
+    q_before = state%q
+    call physics_driver_run(cfg, nstep, grid%col_start, state, ptend, cam_out, rad_col, n_fallback)
+    call physics_update(state, ptend, nqneg)
+    call stability_guard(grid, rank, state, t_before, q_before, d, cfg%output_dir)
+    if (output_due(cfg%mli_interval_steps, nstep)) &
+      call write_mlo(cfg%output_dir, cfg%case_name, d, grid, comm, root, state, cam_out)
+
+    nstep = nstep + 1
+    d_end = model_time(nstep)
+    steps_since_log = steps_since_log + 1
+    sums = [n_fallback, nqneg]
+    call MPI_Reduce(sums, sums_glob, 2, MPI_INTEGER, MPI_SUM, 0, comm)
+    if (root) n_fallback_total = n_fallback_total + sums_glob(1)
+    call MPI_Bcast(n_fallback_total, 1, MPI_INTEGER, 0, comm)
+    if (mod(nstep, cfg%log_interval_steps) == 0) then
+      budget = global_budgets(grid, comm, root, state, t_before, q_before, cam_out, rad_col)
+      wall_now = MPI_Wtime()
+      if (root) write (output_unit, '(i7,1x,a,f10.4,3es11.3,1x,3es12.3,f10.4,2i7,f10.2)') nstep, date_tag(d_end), &
+        budget%t_mean, budget%de_phys, budget%e_sources, budget%de_phys - budget%e_sources, &
+        budget%dw_phys, budget%w_sources, budget%dw_phys - budget%w_sources, budget%precip, &
+        sums_glob(1), sums_glob(2), steps_since_log/max(wall_now - wall_log, 1.e-9_r8)
+      wall_log = wall_now
+      steps_since_log = 0
+    end if
+
+    call history_accumulate(hist, state, ptend, cam_out)
+    if (output_due(cfg%history_interval_steps, nstep)) &
+      call history_write(hist, grid, comm, trim(cfg%output_dir)//'/'//trim(cfg%case_name)//'.h0.'// &
+                         date_tag(d_end)//'.nc', root)
+    restart_written = output_due(cfg%restart_interval_steps, nstep)
+    if (restart_written) call write_restart()
+  end do
+  if (cfg%restart_at_end .and. .not. restart_written) call write_restart()
+
+  wall_now = MPI_Wtime()
+  if (root) write (output_unit, '("hybridge-host: done, ",i0," steps in ",f0.3," s (",f0.2," steps/s), ", &
+                              & i0," emulator fallback columns in total")') &
+    nsteps_run, wall_now - wall_start, nsteps_run/max(wall_now - wall_start, 1.e-9_r8), n_fallback_total
+  if (cfg%physics_mode /= 'conventional') call ml_finalize()
+  call MPI_Finalize()
+
+contains
+
+  type(model_date) function model_time(step)
+    integer, intent(in) :: step
+    model_time = date_from_seconds(seconds_from_date(start_date) + int(step, int64)*int(dtime, int64))
+  end function model_time
+
+  logical function output_due(interval, step)
+    integer, intent(in) :: interval, step
+    output_due = interval > 0
+    if (output_due) output_due = mod(step, interval) == 0
+  end function output_due
+
+  subroutine write_restart()
+    allocate (ml_state(ml_state_size(), grid%ncol))
+    if (ml_state_size() > 0) call ml_get_state(ml_state)
+    call restart_write(trim(cfg%output_dir)//'/'//trim(cfg%case_name)//'.r.'//date_tag(d_end)//'.nc', &
+                       grid, comm, root, state, nstep, start_date, hist, n_fallback_total, ml_state)
+    deallocate (ml_state)
+  end subroutine write_restart
+
+  !> A configuration error: every rank found it, rank 0 reports it, all stop.
+  subroutine fail(msg)
+    character(*), intent(in) :: msg
+    if (root) write (error_unit, '("hybridge-host: error: ",a)') msg
+    flush (error_unit)
+    call MPI_Finalize()
+    stop 2
+  end subroutine fail
+end program hybridge_host
