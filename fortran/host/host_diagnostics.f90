@@ -116,9 +116,9 @@ contains
         end do
         close (unit)
         write (msg, '("stability guard at ",a,": ",a," = ",es12.5," at global column ",i0,", level ",i0, &
-              & " (allowed T range [",f5.1,", ",f5.1,"] K); crash dump ")') date_tag(d), trim(var), &
+              & " (allowed T range [",f5.1,", ",f5.1,"] K); crash dump")') date_tag(d), trim(var), &
           merge(state%t(k, i), state%q(k, i), var == 'state_t'), grid%col_start + i - 1, k, t_guard_min, t_guard_max
-        call abort_run(trim(msg)//dump)
+        call abort_run(trim(msg)//" "//dump)
       end do
     end do
     flush (output_unit)

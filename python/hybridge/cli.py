@@ -16,6 +16,9 @@ COMMANDS = [
     ("export", "hybridge.export", "checkpoint -> TorchScript model with manifest"),
     ("inspect", "hybridge.inspect_model", "print a model's manifest and run a dry batch"),
     ("evaluate", "hybridge.evaluate", "offline metrics of model(s) on ClimSim-format files"),
+    ("demo", "hybridge.online.demo", "reference run, training, hybrid runs and online evaluation report"),
+    ("ensemble", "hybridge.ensemble", "train and run an ensemble of hybrid simulations, summarise survival"),
+    ("verify", "hybridge.verify.command", "bit-level coupling harness (mpirun; PYREF, REP, ERS, PEM, PET)"),
 ]
 
 
