@@ -55,6 +55,12 @@ class Registry {
       throw Error(HYB_ERR_HANDLE, freed_.count(id) ? "handle " + std::to_string(id) +
                                                          " was freed already (double free)"
                                                    : describe_dead(id));
+    {
+      std::lock_guard<std::mutex> busy(it->second->mutex);
+      if (it->second->engine.run_in_flight())
+        throw Error(HYB_ERR_ORDER, "a run started with hyb_model_run_start is in flight on handle " +
+                                       std::to_string(id) + "; call hyb_model_run_finish before hyb_model_free");
+    }
     slot = std::move(it->second);
     live_.erase(it);
     freed_.insert(id);
@@ -295,8 +301,27 @@ int hyb_model_bind(hyb_model model, int role, const char *name, void *data, int 
   });
 }
 
+int hyb_model_bind_device(hyb_model model, int role, const char *name, void *data, int dtype, int ndim,
+                          const int64_t *shape) {
+  return with_model("hyb_model_bind_device", model, [&](hyb::Engine &e) {
+    require(name, "name");
+    const hyb::Role r = hyb::role_from_code(role);
+    hyb::HostArray a = host_array(std::string(hyb::role_name(r)) + " '" + name + "'", data, dtype, ndim, shape);
+    a.on_device = true;
+    e.bind(r, name, a);
+  });
+}
+
 int hyb_model_run(hyb_model model) {
   return with_model("hyb_model_run", model, [&](hyb::Engine &e) { e.run(); });
+}
+
+int hyb_model_run_start(hyb_model model) {
+  return with_model("hyb_model_run_start", model, [&](hyb::Engine &e) { e.run_start(); });
+}
+
+int hyb_model_run_finish(hyb_model model) {
+  return with_model("hyb_model_run_finish", model, [&](hyb::Engine &e) { e.run_finish(); });
 }
 
 int hyb_model_get_state(hyb_model model, const char *name, void *data, int dtype, int ndim,

@@ -40,16 +40,21 @@ std::vector<int64_t> model_shape(const TensorSpec &s, int64_t batch) {
   return shape;
 }
 
-// Columns [first, first+n) of a host array, as a tensor over the host memory (no copy).
-torch::Tensor host_view(const HostArray &a, int64_t first, int64_t n) {
+// Columns [first, first+n) of a bound array, as a tensor over its memory (no copy);
+// `device` is where an on_device array lives.
+torch::Tensor host_view(const HostArray &a, int64_t first, int64_t n, const torch::Device &device) {
   int64_t per_column = 1;
   for (size_t i = 1; i < a.shape.size(); ++i) per_column *= a.shape[i];
   const int64_t elem = a.dtype == Dtype::Float64 ? 8 : 4;
   std::vector<int64_t> shape = a.shape;
   shape[0] = n;
   return torch::from_blob(static_cast<char *>(a.data) + first * per_column * elem, shape,
-                          torch::TensorOptions().dtype(scalar_type(a.dtype)));
+                          torch::TensorOptions()
+                              .dtype(scalar_type(a.dtype))
+                              .device(a.on_device ? device : torch::Device(torch::kCPU)));
 }
+
+torch::Tensor whole(const HostArray &a, const torch::Device &device) { return host_view(a, 0, a.shape[0], device); }
 
 // [n, ...] -> [batch, ...], the extra columns copies of the last real one: a padded chunk
 // has the same shape as every other chunk, so its columns get the same bits.
@@ -61,11 +66,9 @@ torch::Tensor pad_columns(const torch::Tensor &t, int64_t batch) {
   return torch::cat({t, t.narrow(0, n - 1, 1).expand(sizes)}, 0);
 }
 
-// Host layout -> model tensor: model dtype, on the device, column axis at batch_axis.
-// The same casts as hybridge.testing.models.reference(), so results agree bit for bit.
-// On the CPU with matching dtype and batch_axis 0 this is the host memory itself.
-torch::Tensor to_model(const torch::Tensor &host, const TensorSpec &s, const torch::Device &device) {
-  return host.to(device, scalar_type(s.dtype)).movedim(0, s.batch_axis).contiguous();
+// Host copies of a tensor's [ncol, ...] rows in model dtype (what node batching sends).
+torch::Tensor model_dtype_rows(const torch::Tensor &t, const TensorSpec &s) {
+  return t.to(torch::kCPU, scalar_type(s.dtype)).contiguous();
 }
 
 template <typename T>
@@ -98,12 +101,30 @@ std::string describe_feature(const TensorSpec &s, int64_t flat) {
 
 }  // namespace
 
+Engine::~Engine() {
+  // A worker thread may still read the bindings and the model: let it end first.
+  if (compute_.valid()) compute_.wait();
+}
+
 void Engine::require_loaded() const {
   if (!loaded())
     throw Error(HYB_ERR_ORDER, "no model is loaded in this handle yet (call hyb_model_load first)");
 }
 
+void Engine::require_idle(const char *what) const {
+  if (run_in_flight())
+    throw Error(HYB_ERR_ORDER, std::string(what) + ": a run started with hyb_model_run_start is in flight; "
+                                                   "call hyb_model_run_finish first");
+}
+
+torch::Device Engine::state_device() const {
+  // With node batching each rank keeps its own columns' state on the host; the owner's
+  // batch carries it to the device for the forward.
+  return node_ ? torch::Device(torch::kCPU) : device_;
+}
+
 void Engine::set_option(const std::string &key, const std::string &value) {
+  require_idle("set_option");
   auto before_load = [&] {
     if (loaded())
       throw Error(HYB_ERR_ORDER, "option " + key + " must be set before hyb_model_load (model " +
@@ -125,9 +146,8 @@ void Engine::set_option(const std::string &key, const std::string &value) {
     options_.chunk = parse_count(key, value, 0);
   } else if (key == "batching") {
     before_load();
-    if (value != "rank")
-      throw Error(HYB_ERR_ARGUMENT, "option batching: value '" + value +
-                                        "' is not supported by this engine; supported: rank");
+    if (value != "rank" && value != "node")
+      throw Error(HYB_ERR_ARGUMENT, "option batching: value '" + value + "' is not one of rank, node");
     options_.batching = value;
   } else {
     throw Error(HYB_ERR_ARGUMENT, "unknown option '" + key +
@@ -162,6 +182,70 @@ void Engine::declare(Role role, TensorSpec spec) {
 void Engine::load(const std::string &path) {
   if (loaded())
     throw Error(HYB_ERR_ORDER, "this handle already holds model " + path_ + "; create a new handle for " + path);
+  if (options_.batching == "node") {
+    load_node(path);
+  } else {
+    load_backend(path);
+    device_name_ = device_.str();
+  }
+  path_ = path;
+  loaded_ = true;
+}
+
+// batching=node: the owner loads the model as with rank batching; the other ranks take its
+// manifest (they never open the model: one copy of the weights per node) and check their
+// own declarations against it. Collective over the node.
+void Engine::load_node(const std::string &path) {
+  if (!fortran_comm_)
+    throw Error(HYB_ERR_ORDER, "batching=node needs the communicator (hyb_model_set_comm) before hyb_model_load");
+  auto node = std::make_unique<NodeGroup>(*fortran_comm_);
+  int status = HYB_OK;
+  std::string message;
+  if (node->owner()) {
+    try {
+      load_backend(path);
+    } catch (const Error &e) {
+      status = e.status();
+      message = e.what();
+    } catch (const std::exception &e) {
+      status = HYB_ERR_INTERNAL;
+      message = e.what();
+    }
+  }
+  node->agree_with_owner(status, message, "loading " + path);
+  const std::string text = node->broadcast(manifest_.text);
+  const bool from_model_file = node->broadcast(manifest_.from_model_file ? "1" : "0") == "1";
+  device_name_ = node->broadcast(device_.str());
+  if (!node->owner()) {
+    try {
+      if (from_model_file) {
+        manifest_ = Manifest::parse(text, path);
+        const std::vector<std::string> diffs = compare_declarations(declared_, manifest_.tensors);
+        if (!diffs.empty()) {
+          std::string msg = path + ": the model does not match the declarations: ";
+          for (size_t i = 0; i < diffs.size(); ++i) msg += (i ? "; " : "") + diffs[i];
+          throw Error(HYB_ERR_MANIFEST, msg);
+        }
+      } else {
+        manifest_ = Manifest::from_declarations(declared_, std::filesystem::path(path).stem().string());
+      }
+    } catch (const Error &e) {
+      status = e.status();
+      message = e.what();
+    }
+  }
+  try {
+    node->agree(status, message, 0, "checking the declarations against " + path);
+  } catch (const Error &) {
+    backend_.reset();
+    throw;
+  }
+  node_ = std::move(node);
+}
+
+// Opens the model, checks it against its manifest and the declarations, moves it to its
+// device, and tries it once.
+void Engine::load_backend(const std::string &path) {
   std::unique_ptr<ModelBackend> backend = open_model(path);
   Manifest manifest;
   if (!backend->manifest_text().empty()) {
@@ -187,10 +271,12 @@ void Engine::load(const std::string &path) {
     manifest = Manifest::from_declarations(declared_, std::filesystem::path(path).stem().string());
   }
   device_ = resolve_device(options_.device, fortran_comm_);
+  if (device_.is_cuda() && options_.chunk > 0) set_deterministic_cuda();
+  stream_ = std::make_unique<ModelStream>(device_);
+  const auto on_stream = stream_->guard();
   backend->to(device_);
   backend_ = std::move(backend);
   manifest_ = std::move(manifest);
-  path_ = path;
   try {
     dry_run();
   } catch (const Error &e) {
@@ -245,7 +331,7 @@ const Manifest &Engine::manifest() const {
 
 std::string Engine::device() const {
   require_loaded();
-  return device_.str();
+  return device_name_;
 }
 
 void Engine::check_host_array(const TensorSpec &spec, Role role, const HostArray &a) const {
@@ -262,12 +348,18 @@ void Engine::check_host_array(const TensorSpec &spec, Role role, const HostArray
 
 void Engine::bind(Role role, const std::string &name, const HostArray &array) {
   require_loaded();
+  require_idle("bind");
   if (role == Role::State)
     throw Error(HYB_ERR_ARGUMENT, "state '" + name + "' cannot be bound; the engine keeps recurrent "
                                   "state (hyb_model_get_state / hyb_model_set_state)");
   try {
     const TensorSpec &spec = manifest_.tensors.at(role, name);
     check_host_array(spec, role, array);
+    if (array.on_device && (node_ || !device_.is_cuda()))
+      throw Error(HYB_ERR_DEVICE, what(role, name) + ": a device pointer was bound (hyb_model_bind_device) but "
+                                  "this model runs on " + device_name_ +
+                                  (node_ ? " with batching=node, which gathers host arrays" : "") +
+                                  "; bind host arrays (hyb_model_bind)");
   } catch (const Error &) {
     // The caller may give up on this run and free the arrays it did bind: drop them all,
     // so no later run can reach a dangling pointer.
@@ -306,7 +398,11 @@ void Engine::check_nonfinite(const TensorSpec &spec, const HostArray &a) {
   const int64_t per_column = spec.per_column_numel();
   const int64_t n = a.shape[0] * per_column;
   int64_t count = 0, first = -1;
-  if (a.dtype == Dtype::Float64)
+  if (a.on_device) {  // counted where the data are; only the verdict comes back
+    const torch::Tensor bad = torch::isfinite(whole(a, device_)).logical_not().flatten();
+    count = bad.sum().item<int64_t>();
+    if (count > 0) first = bad.nonzero()[0][0].item<int64_t>();
+  } else if (a.dtype == Dtype::Float64)
     count_nonfinite(static_cast<const double *>(a.data), n, count, first);
   else
     count_nonfinite(static_cast<const float *>(a.data), n, count, first);
@@ -315,8 +411,7 @@ void Engine::check_nonfinite(const TensorSpec &spec, const HostArray &a) {
     nonfinite_count_ += count;
     return;
   }
-  const double v = a.dtype == Dtype::Float64 ? static_cast<const double *>(a.data)[first]
-                                             : static_cast<const float *>(a.data)[first];
+  const double v = whole(a, device_).flatten()[first].item<double>();
   const std::string kind = std::isnan(v) ? "NaN" : (v > 0 ? "+Inf" : "-Inf");
   throw Error(HYB_ERR_NONFINITE,
               "input '" + spec.name + "': " + kind + " at column " + std::to_string(first / per_column) +
@@ -331,7 +426,7 @@ void Engine::start_state(int64_t ncol) {
     state_.clear();
     for (const auto &s : states)
       state_.push_back(torch::zeros(host_shape(s, ncol),
-                                    torch::TensorOptions().dtype(scalar_type(s.dtype)).device(device_)));
+                                    torch::TensorOptions().dtype(scalar_type(s.dtype)).device(state_device())));
     state_ncol_ = ncol;
   } else if (state_ncol_ != ncol) {
     throw Error(HYB_ERR_SHAPE, "the recurrent state holds ncol=" + std::to_string(state_ncol_) +
@@ -340,8 +435,63 @@ void Engine::start_state(int64_t ncol) {
   }
 }
 
+void Engine::apply_threads() const {
+  if (options_.threads > 0 && at::get_num_threads() != options_.threads) at::set_num_threads(options_.threads);
+}
+
+int64_t Engine::prepare_run() {
+  const int64_t ncol = check_bindings();
+  apply_threads();
+  for (const auto &s : manifest_.tensors.specs(Role::Input)) check_nonfinite(s, inputs_.at(s.name));
+  start_state(ncol);
+  return ncol;
+}
+
 void Engine::run() {
   require_loaded();
+  require_idle("run");
+  if (node_) {
+    run_start();
+    run_finish();
+  } else {
+    run_rank(/*prepared=*/false);  // no worker thread when nothing is to overlap
+  }
+}
+
+void Engine::run_start() {
+  require_loaded();
+  require_idle("run_start");
+  if (node_) {
+    node_start();
+    flight_ = Flight::Node;
+    return;
+  }
+  try {
+    prepare_run();
+  } catch (...) {
+    inputs_.clear();
+    outputs_.clear();
+    throw;
+  }
+  // The forward's own threads are libtorch's; this one only keeps the caller free.
+  compute_ = std::async(std::launch::async, [this] { run_rank(/*prepared=*/true); });
+  flight_ = Flight::Rank;
+}
+
+void Engine::run_finish() {
+  require_loaded();
+  if (!run_in_flight())
+    throw Error(HYB_ERR_ORDER, "run_finish: no run is in flight (call hyb_model_run_start first)");
+  const Flight flight = flight_;
+  flight_ = Flight::None;
+  if (flight == Flight::Node) {
+    node_finish();
+  } else {
+    compute_.get();  // rethrows the worker's error; run_rank dropped the bindings
+  }
+}
+
+void Engine::run_rank(bool prepared) {
   // Bindings point at host memory that may not outlive this call: always drop them.
   struct ClearBindings {
     Engine &e;
@@ -350,45 +500,192 @@ void Engine::run() {
       e.outputs_.clear();
     }
   } clear{*this};
-  const int64_t ncol = check_bindings();
-  if (options_.threads > 0 && at::get_num_threads() != options_.threads) at::set_num_threads(options_.threads);
-  for (const auto &s : manifest_.tensors.specs(Role::Input)) check_nonfinite(s, inputs_.at(s.name));
-  start_state(ncol);
+  const int64_t ncol = prepared ? check_bindings() : prepare_run();
+  apply_threads();  // a per-thread setting with OpenMP: again in a worker thread
+  std::vector<torch::Tensor> inputs, outputs, next_state;
+  for (const auto &s : manifest_.tensors.specs(Role::Input)) inputs.push_back(whole(inputs_.at(s.name), device_));
+  for (const auto &s : manifest_.tensors.specs(Role::Output)) outputs.push_back(whole(outputs_.at(s.name), device_));
   // New state goes to fresh tensors and replaces the old only when every chunk succeeded.
-  std::vector<torch::Tensor> next_state;
   for (const auto &t : state_) next_state.push_back(torch::empty_like(t));
-  const int64_t batch = options_.chunk > 0 ? options_.chunk : ncol;
-  for (int64_t first = 0; first < ncol; first += batch)
-    run_chunk(first, std::min(batch, ncol - first), batch, next_state);
+  forward_columns(inputs, state_, ncol, outputs, next_state);
   state_ = std::move(next_state);
 }
 
-void Engine::run_chunk(int64_t first, int64_t n, int64_t batch, std::vector<torch::Tensor> &next_state) {
-  const auto &inputs = manifest_.tensors.specs(Role::Input);
-  const auto &outputs = manifest_.tensors.specs(Role::Output);
-  const auto &states = manifest_.tensors.specs(Role::State);
+void Engine::forward_columns(const std::vector<torch::Tensor> &inputs, const std::vector<torch::Tensor> &state,
+                             int64_t ncol, const std::vector<torch::Tensor> &outputs,
+                             const std::vector<torch::Tensor> &next_state) {
+  const auto on_stream = stream_->guard();
+  const int64_t batch = options_.chunk > 0 ? options_.chunk : ncol;
+  for (int64_t first = 0; first < ncol; first += batch)
+    run_chunk(inputs, state, first, std::min(batch, ncol - first), batch, outputs, next_state);
+  stream_->synchronize();  // outputs bound on the device are complete when the run returns
+}
+
+// Host layout -> model tensor: model dtype, on the device, column axis at batch_axis.
+// The same casts as hybridge.testing.models.reference(), so results agree bit for bit.
+// On the CPU with matching dtype and batch_axis 0 this is the host memory itself; host
+// memory bound for a CUDA model goes through a pinned buffer.
+torch::Tensor Engine::to_model(const torch::Tensor &host, const TensorSpec &s) const {
+  const torch::Tensor on_device = device_.is_cuda() && host.is_cpu()
+                                      ? upload_pinned(host, scalar_type(s.dtype), device_)
+                                      : host.to(device_, scalar_type(s.dtype));
+  return on_device.movedim(0, s.batch_axis).contiguous();
+}
+
+void Engine::run_chunk(const std::vector<torch::Tensor> &inputs, const std::vector<torch::Tensor> &state,
+                       int64_t first, int64_t n, int64_t batch, const std::vector<torch::Tensor> &outputs,
+                       const std::vector<torch::Tensor> &next_state) {
+  const auto &input_specs = manifest_.tensors.specs(Role::Input);
+  const auto &output_specs = manifest_.tensors.specs(Role::Output);
+  const auto &state_specs = manifest_.tensors.specs(Role::State);
   std::vector<torch::Tensor> args;
-  for (const auto &s : inputs)
-    args.push_back(to_model(pad_columns(host_view(inputs_.at(s.name), first, n), batch), s, device_));
-  for (size_t i = 0; i < states.size(); ++i)
-    args.push_back(to_model(pad_columns(state_[i].narrow(0, first, n), batch), states[i], device_));
+  for (size_t i = 0; i < input_specs.size(); ++i)
+    args.push_back(to_model(pad_columns(inputs[i].narrow(0, first, n), batch), input_specs[i]));
+  for (size_t i = 0; i < state_specs.size(); ++i)
+    args.push_back(to_model(pad_columns(state[i].narrow(0, first, n), batch), state_specs[i]));
   const std::vector<torch::Tensor> returned = backend_->forward(args);
   check_model_returns(returned, batch, "run");
-  for (size_t i = 0; i < outputs.size(); ++i)
-    host_view(outputs_.at(outputs[i].name), first, n)
-        .copy_(returned[i].movedim(outputs[i].batch_axis, 0).narrow(0, 0, n));
-  for (size_t i = 0; i < states.size(); ++i)
-    next_state[i].narrow(0, first, n)
-        .copy_(returned[outputs.size() + i].movedim(states[i].batch_axis, 0).narrow(0, 0, n));
+  // Results in host layout, then into the targets (a cast when the host kind differs).
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> copies;  // (target rows, result rows)
+  for (size_t i = 0; i < returned.size(); ++i) {
+    const bool is_output = i < output_specs.size();
+    const TensorSpec &s = is_output ? output_specs[i] : state_specs[i - output_specs.size()];
+    const torch::Tensor target = (is_output ? outputs[i] : next_state[i - output_specs.size()]).narrow(0, first, n);
+    torch::Tensor rows = returned[i].movedim(s.batch_axis, 0).narrow(0, 0, n);
+    if (rows.device() != target.device() && target.is_cpu()) rows = download_pinned(rows);
+    copies.emplace_back(target, rows);
+  }
+  stream_->synchronize();  // the downloads to pinned memory have landed
+  for (auto &[target, rows] : copies) target.copy_(rows);
+}
+
+// ---- batching=node ----
+// Start: every rank checks its own bindings and inputs; the ranks agree (one failure stops
+// all, naming the rank); each rank's inputs and state, cast to the model dtype, start to
+// travel to the owner. The owner waits for them and starts the forward in a worker thread.
+void Engine::node_start() {
+  int status = HYB_OK;
+  std::string message;
+  int64_t ncol = 0;
+  try {
+    ncol = prepare_run();
+  } catch (const Error &e) {
+    status = e.status();
+    message = e.what();
+  } catch (const std::exception &e) {
+    status = HYB_ERR_INTERNAL;
+    message = e.what();
+  }
+  NodeRun &r = node_run_;
+  r = NodeRun{};
+  try {
+    r.ncol_by_rank = node_->agree(status, message, ncol, "checking the inputs");
+    const auto &input_specs = manifest_.tensors.specs(Role::Input);
+    const auto &state_specs = manifest_.tensors.specs(Role::State);
+    const auto &output_specs = manifest_.tensors.specs(Role::Output);
+    for (const auto &s : input_specs) r.mine.push_back(model_dtype_rows(whole(inputs_.at(s.name), device_), s));
+    for (size_t i = 0; i < state_specs.size(); ++i) r.mine.push_back(model_dtype_rows(state_[i], state_specs[i]));
+    int64_t total = 0;
+    for (int64_t n : r.ncol_by_rank) total += n;
+    if (node_->owner()) {
+      auto batch_of = [&](const TensorSpec &s) {
+        return host_buffer(host_shape(s, total), scalar_type(s.dtype), device_);
+      };
+      for (const auto &s : input_specs) r.batch_in.push_back(batch_of(s));
+      for (const auto &s : state_specs) r.batch_in.push_back(batch_of(s));
+      for (const auto &s : output_specs) r.batch_out.push_back(batch_of(s));
+      for (const auto &s : state_specs) r.batch_out.push_back(batch_of(s));
+    }
+    for (size_t i = 0; i < r.mine.size(); ++i)
+      node_->start_gather(r.mine[i], node_->owner() ? r.batch_in[i] : torch::Tensor(), r.ncol_by_rank, r.gathers);
+    if (node_->owner()) {
+      // A failure from here on is reported in node_finish, where every rank listens.
+      try {
+        NodeGroup::wait(r.gathers);
+      } catch (const Error &e) {
+        r.owner_status = e.status();
+        r.owner_message = e.what();
+        return;
+      }
+      compute_ = std::async(std::launch::async, [this, total] {
+        NodeRun &run = node_run_;
+        const size_t nin = manifest_.tensors.specs(Role::Input).size();
+        const size_t nout = manifest_.tensors.specs(Role::Output).size();
+        const std::vector<torch::Tensor> in(run.batch_in.begin(), run.batch_in.begin() + nin);
+        const std::vector<torch::Tensor> state(run.batch_in.begin() + nin, run.batch_in.end());
+        const std::vector<torch::Tensor> out(run.batch_out.begin(), run.batch_out.begin() + nout);
+        const std::vector<torch::Tensor> next(run.batch_out.begin() + nout, run.batch_out.end());
+        forward_columns(in, state, total, out, next);
+      });
+    }
+  } catch (...) {
+    inputs_.clear();
+    outputs_.clear();
+    throw;
+  }
+}
+
+// Finish: the owner's verdict reaches every rank; then each rank's rows of the outputs
+// and new state come back and are cast into its bound outputs.
+void Engine::node_finish() {
+  struct ClearBindings {
+    Engine &e;
+    ~ClearBindings() {
+      e.inputs_.clear();
+      e.outputs_.clear();
+      e.node_run_ = NodeRun{};
+    }
+  } clear{*this};
+  NodeRun &r = node_run_;
+  int wait_status = HYB_OK;  // a non-owner's send of its columns
+  std::string wait_message;
+  if (node_->owner() && r.owner_status == HYB_OK) {
+    try {
+      compute_.get();
+    } catch (const Error &e) {
+      r.owner_status = e.status();
+      r.owner_message = e.what();
+    } catch (const std::exception &e) {
+      r.owner_status = HYB_ERR_INTERNAL;
+      r.owner_message = e.what();
+    }
+  }
+  node_->wait_quietly();  // the other ranks sleep here until the owner's forward is done
+  if (!node_->owner()) {
+    try {
+      NodeGroup::wait(r.gathers);
+    } catch (const Error &e) {
+      wait_status = e.status();
+      wait_message = e.what();
+    }
+  }
+  node_->agree(wait_status, wait_message, 0, "gathering the columns");
+  node_->agree_with_owner(r.owner_status, r.owner_message, "running the model");
+  const auto &output_specs = manifest_.tensors.specs(Role::Output);
+  const auto &state_specs = manifest_.tensors.specs(Role::State);
+  const int64_t ncol = check_bindings();
+  std::vector<torch::Tensor> next_state;
+  for (size_t i = 0; i < output_specs.size() + state_specs.size(); ++i) {
+    const bool is_output = i < output_specs.size();
+    const TensorSpec &s = is_output ? output_specs[i] : state_specs[i - output_specs.size()];
+    torch::Tensor mine = torch::empty(host_shape(s, ncol), torch::TensorOptions().dtype(scalar_type(s.dtype)));
+    node_->scatter(node_->owner() ? r.batch_out[i] : torch::Tensor(), mine, r.ncol_by_rank);
+    if (is_output)
+      whole(outputs_.at(s.name), device_).copy_(mine);
+    else
+      next_state.push_back(mine);
+  }
+  if (!state_specs.empty()) state_ = std::move(next_state);
 }
 
 void Engine::get_state(const std::string &name, const HostArray &array) const {
   require_loaded();
+  require_idle("get_state");
   const auto &states = manifest_.tensors.specs(Role::State);
   const TensorSpec &spec = manifest_.tensors.at(Role::State, name);
   check_host_array(spec, Role::State, array);
   const int64_t ncol = array.shape[0];
-  torch::Tensor host = host_view(array, 0, ncol);
+  torch::Tensor host = whole(array, device_);
   if (state_ncol_ < 0) {  // no run yet: the state a first run would start from
     host.zero_();
     return;
@@ -402,16 +699,18 @@ void Engine::get_state(const std::string &name, const HostArray &array) const {
 
 void Engine::set_state(const std::string &name, const HostArray &array) {
   require_loaded();
+  require_idle("set_state");
   const auto &states = manifest_.tensors.specs(Role::State);
   const TensorSpec &spec = manifest_.tensors.at(Role::State, name);
   check_host_array(spec, Role::State, array);
   start_state(array.shape[0]);
   const size_t i = &spec - states.data();
-  state_[i].copy_(host_view(array, 0, array.shape[0]));
+  state_[i].copy_(whole(array, device_));
 }
 
 void Engine::reset_state() {
   require_loaded();
+  require_idle("reset_state");
   state_.clear();
   state_ncol_ = -1;
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -12,15 +13,19 @@
 #include <torch/torch.h>
 
 #include "backend.hpp"
+#include "gpu.hpp"
 #include "manifest.hpp"
+#include "node_group.hpp"
 
 namespace hyb {
 
 // A host buffer, row-major, column axis first: shape = [ncol, per-column shape...].
+// on_device: the memory is on the model's CUDA device (hyb_model_bind_device), not the host.
 struct HostArray {
   void *data = nullptr;
   Dtype dtype = Dtype::Float64;
   std::vector<int64_t> shape;
+  bool on_device = false;
 };
 
 struct Options {
@@ -28,11 +33,17 @@ struct Options {
   int threads = 0;             // libtorch intra-op threads (process-wide); 0: its default
   bool reject_nonfinite = true;
   int64_t chunk = 0;           // 0: the whole batch in one forward; N: fixed chunks of N
-  std::string batching = "rank";
+                               // (reproducible mode: also deterministic settings on CUDA)
+  std::string batching = "rank";  // rank | node
 };
 
 class Engine {
  public:
+  Engine() = default;
+  ~Engine();  // waits for a run still in flight
+  Engine(const Engine &) = delete;
+  Engine &operator=(const Engine &) = delete;
+
   // Options (see hybridge.h): unknown keys and bad values are HYB_ERR_ARGUMENT, options
   // that must come before load are HYB_ERR_ORDER after it.
   void set_option(const std::string &key, const std::string &value);
@@ -41,13 +52,21 @@ class Engine {
   void declare(Role role, TensorSpec spec);
   void load(const std::string &path);
 
-  bool loaded() const { return backend_ != nullptr; }
+  bool loaded() const { return loaded_; }
   const Manifest &manifest() const;
   std::string device() const;
 
   // A failed bind drops every binding of the pending run; a run drops them when it ends.
   void bind(Role role, const std::string &name, const HostArray &array);
+  // run() = run_start() + run_finish(). Between the two the host may do other work; the
+  // bound arrays must stay alive and untouched, and every other call on this model is
+  // refused (HYB_ERR_ORDER). rank: the forward runs in a worker thread. node: the columns
+  // travel with non-blocking MPI, the owner's forward runs in a worker thread, the results
+  // come back in run_finish. Every MPI call stays on the calling thread.
   void run();
+  void run_start();
+  void run_finish();
+  bool run_in_flight() const { return flight_ != Flight::None; }
 
   void get_state(const std::string &name, const HostArray &array) const;
   void set_state(const std::string &name, const HostArray &array);
@@ -63,13 +82,38 @@ class Engine {
                            const char *when) const;
   void dry_run();
   int64_t check_bindings() const;
+  void require_idle(const char *what) const;
   void check_nonfinite(const TensorSpec &spec, const HostArray &array);
   void start_state(int64_t ncol);
-  void run_chunk(int64_t first, int64_t ncol_real, int64_t batch,
-                 std::vector<torch::Tensor> &next_state);
+  // Checks the bindings and inputs, starts the state; returns ncol.
+  int64_t prepare_run();
+  // The forward over ncol columns in host layout ([ncol, ...], any dtype and device), in
+  // chunks; results are copied (and cast) into `outputs` and `next_state`.
+  void forward_columns(const std::vector<torch::Tensor> &inputs, const std::vector<torch::Tensor> &state,
+                       int64_t ncol, const std::vector<torch::Tensor> &outputs,
+                       const std::vector<torch::Tensor> &next_state);
+  void run_chunk(const std::vector<torch::Tensor> &inputs, const std::vector<torch::Tensor> &state, int64_t first,
+                 int64_t n, int64_t batch, const std::vector<torch::Tensor> &outputs,
+                 const std::vector<torch::Tensor> &next_state);
+  torch::Tensor to_model(const torch::Tensor &host, const TensorSpec &s) const;
+  // rank batching: this rank's bound arrays, all on this rank.
+  void run_rank(bool prepared);  // prepared: prepare_run() was called (run_start)
+  void apply_threads() const;
+  // node batching, see run_start().
+  void load_node(const std::string &path);
+  void node_start();
+  void node_finish();
+  void load_backend(const std::string &path);
+  torch::Device state_device() const;
+
+  enum class Flight { None, Rank, Node };
 
   Options options_;
   std::optional<int> fortran_comm_;
+  bool loaded_ = false;
+  std::unique_ptr<NodeGroup> node_;  // batching=node only
+  std::string device_name_;          // where the model runs (on the owner, for node batching)
+  std::unique_ptr<ModelStream> stream_;
   TensorSet declared_;
   std::string path_;
   std::unique_ptr<ModelBackend> backend_;
@@ -79,6 +123,19 @@ class Engine {
   std::vector<torch::Tensor> state_;  // per state, host layout [ncol, ...], model dtype, on device_
   int64_t state_ncol_ = -1;           // -1: no state yet (after load or reset)
   int64_t nonfinite_count_ = 0;
+
+  // A run between run_start and run_finish.
+  Flight flight_ = Flight::None;
+  std::future<void> compute_;  // the worker thread's forward (rank mode; the owner in node mode)
+  struct NodeRun {
+    std::vector<int64_t> ncol_by_rank;
+    std::vector<torch::Tensor> mine;              // this rank's inputs then states, model dtype
+    std::vector<torch::Tensor> batch_in;          // owner: the node's inputs then states
+    std::vector<torch::Tensor> batch_out;         // owner: the node's outputs then new states
+    std::vector<NodeGroup::Gather> gathers;
+    int owner_status = HYB_OK;  // owner: a failure after the ranks agreed, told in node_finish
+    std::string owner_message;
+  } node_run_;
 };
 
 }  // namespace hyb

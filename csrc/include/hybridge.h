@@ -65,8 +65,18 @@ int hyb_model_create(hyb_model *model);
  *   threads   = N >= 1 (intra-op threads; may be set after load)
  *   nonfinite = reject | pass                   (may be set after load)
  *   chunk     = N >= 0  (0: whole batch in one call; N: fixed chunks of N columns, the
- *                        last one padded, so results do not depend on the batch)
+ *                        last one padded, so results do not depend on the batch. This is
+ *                        the reproducible mode: on CUDA it also turns off TF32 and cuDNN
+ *                        autotuning and asks for deterministic algorithms, process-wide)
  *   batching  = rank | node
+ *               rank: each rank runs its own columns on its own copy of the model.
+ *               node: the ranks of a node (MPI_COMM_TYPE_SHARED split of the communicator
+ *               of hyb_model_set_comm, required) send their columns to node rank 0, the
+ *               only one that loads the model; it runs them as one batch and sends the
+ *               results back. load, run, run_start and run_finish are then collective over
+ *               the node's ranks (each with ncol >= 1); an error on any rank is returned
+ *               on every rank, naming the rank. With chunk=N the results are bit-identical
+ *               to batching=rank. Recurrent state stays per rank, in host layout.
  */
 int hyb_model_set_option(hyb_model model, const char *key, const char *value);
 /* Communicator for device=auto and batching=node, as a Fortran MPI handle (MPI_Fint). */
@@ -96,8 +106,23 @@ int hyb_model_device(hyb_model model, char *buf, int64_t buflen);
  * shape = [ncol, per-column shape...]. Bindings are cleared after each run. */
 int hyb_model_bind(hyb_model model, int role, const char *name, void *data, int dtype,
                    int ndim, const int64_t *shape);
-/* Runs the model on the bound buffers; recurrent state is taken and updated in place. */
+/* Like hyb_model_bind, for an array already on the model's CUDA device (a device pointer,
+ * e.g. from OpenACC `host_data use_device` or CUDA Fortran): read and written there, no
+ * host copy. The data must be complete when the run starts (the host's device work on
+ * them synchronized); the outputs are complete when the run returns. HYB_ERR_DEVICE when
+ * the model does not run on CUDA or uses batching=node. */
+int hyb_model_bind_device(hyb_model model, int role, const char *name, void *data, int dtype,
+                          int ndim, const int64_t *shape);
+/* Runs the model on the bound buffers; recurrent state is taken and updated in place.
+ * hyb_model_run = hyb_model_run_start + hyb_model_run_finish. */
 int hyb_model_run(hyb_model model);
+/* The same run in two halves, so the host can do other work while the model runs.
+ * run_start checks the inputs and starts the run (rank: a worker thread; node: the columns
+ * leave by non-blocking MPI); run_finish waits and delivers the outputs and any error.
+ * In between the bound arrays must stay alive and untouched, and every other call on this
+ * model (free included) returns HYB_ERR_ORDER. MPI is only called from the calling thread. */
+int hyb_model_run_start(hyb_model model);
+int hyb_model_run_finish(hyb_model model);
 /* Recurrent state per column, in the host layout [ncol, per-column shape...]. */
 int hyb_model_get_state(hyb_model model, const char *name, void *data, int dtype, int ndim,
                         const int64_t *shape);

@@ -45,7 +45,11 @@ int hyb_model_layout_var(hyb_model model, int role, const char *tensor, int inde
 int hyb_model_device(hyb_model model, char *buf, int64_t buflen);
 int hyb_model_bind(hyb_model model, int role, const char *name, void *data, int dtype,
                    int ndim, const int64_t *shape);
+int hyb_model_bind_device(hyb_model model, int role, const char *name, void *data, int dtype,
+                          int ndim, const int64_t *shape);
 int hyb_model_run(hyb_model model);
+int hyb_model_run_start(hyb_model model);
+int hyb_model_run_finish(hyb_model model);
 int hyb_model_get_state(hyb_model model, const char *name, void *data, int dtype, int ndim,
                         const int64_t *shape);
 int hyb_model_set_state(hyb_model model, const char *name, const void *data, int dtype,

@@ -289,7 +289,7 @@ def test_load_twice(c_model, mlp_small):
     ("nonfinite", "ignore", ["option nonfinite", "'ignore'", "reject, pass"]),
     ("device", "gpu", ["option device", "'gpu'", "cuda:N"]),
     ("device", "cuda:x", ["option device", "'cuda:x'"]),
-    ("batching", "node", ["option batching", "'node'", "supported: rank"]),
+    ("batching", "socket", ["option batching", "'socket'", "rank, node"]),
 ])
 def test_bad_options(open_model, key, value, words):
     with raises("HYB_ERR_ARGUMENT", *words):
