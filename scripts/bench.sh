@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make bench: time the ClimSim v1 MLP from Fortran through hybridge, from C++ straight on
+# make bench: first, time the ClimSim v1 MLP from Fortran through hybridge, from C++ straight on
 # libtorch, and from Python, in one run, and print one table with ratios to raw libtorch
 # (also written to bench_out/bench_core.md).
 #
@@ -53,3 +53,10 @@ for round in $(seq "$rounds"); do
 done
 
 "$python" "$repo/bench/report.py" "$work" --output "$out/bench_core.md" --command "make bench"
+
+# Issue-7 tables: rank vs node batching (throughput, memory), FLOP rate against a matmul
+# peak measured in the same run, RSS over 100,000 calls; the host model's time per step;
+# the training data pipeline's throughput.
+"$python" "$repo/bench/bench_batching.py" --out "$out/bench_batching.md"
+HYBRIDGE_BUILD=$build "$python" "$repo/bench/bench_host.py" "$out/host"
+"$python" -m hybridge.data.bench | tee "$out/bench_data.md"

@@ -18,7 +18,7 @@ COMMANDS = [
     ("evaluate", "hybridge.evaluate", "offline metrics of model(s) on ClimSim-format files"),
     ("demo", "hybridge.online.demo", "reference run, training, hybrid runs and online evaluation report"),
     ("ensemble", "hybridge.ensemble", "train and run an ensemble of hybrid simulations, summarise survival"),
-    ("verify", "hybridge.verify.command", "bit-level coupling harness (mpirun; PYREF, REP, ERS, PEM, PET)"),
+    ("verify", "hybridge.verify.command", "bit-level coupling harness (mpirun; PYREF, REP, ERS, PEM, PET, NODE)"),
 ]
 
 

@@ -13,7 +13,7 @@ ERS     straight vs stopped, restarted and continued, recurrent state included
         (through the Fortran API, and with the host model's restart files).
 PEM     1..N ranks identical with reproducible batching (chunk=N); without it, measured.
 PET     1 vs 2 threads, chunked (must match) and unchunked (measured).
-NODE    node batching == rank batching; skipped while the engine refuses batching=node.
+NODE    node batching (columns gathered to the node's device owner) == rank batching.
 
 Modules: :mod:`.compare` (byte comparison, ulps, first rank/column/variable),
 :mod:`.fortran` (f90wrap wrapper build and access), :mod:`.api_rows` and :mod:`.host_rows`

@@ -357,16 +357,9 @@ def ers_rows(comm, models: dict[str, Path], s: ApiSettings, layer="fortran"):
 
 
 def node_rows(comm, models: dict[str, Path], s: ApiSettings):
-    """NODE: batching=node equals batching=rank (C ABI, chunked). Skipped, with the
-    engine's own words, where the engine refuses batching=node."""
+    """NODE: batching=node (the node's columns gathered to one rank) equals batching=rank
+    (C ABI, chunked)."""
     row = Row("NODE mlp_v1 c", str(comm.size), "1")
-    from hybridge.core import HybridgeError, Model
-    try:
-        with Model(options={"batching": "node"}):
-            pass
-    except HybridgeError as e:
-        row.skipped = f"node batching not implemented ({e.message})"
-        return [row]
     path = models["mlp_v1"]
     manifest = read_manifest(path)
     steps = _inputs(manifest, s.ncol, 1)
