@@ -474,7 +474,10 @@ void Engine::run_start() {
     throw;
   }
   // The forward's own threads are libtorch's; this one only keeps the caller free.
-  compute_ = std::async(std::launch::async, [this] { run_rank(/*prepared=*/true); });
+  compute_ = std::async(std::launch::async, [this, threads = at::get_num_threads()] {
+    at::set_num_threads(threads);  // per thread under OpenMP: the caller's count, the caller's bits
+    run_rank(/*prepared=*/true);
+  });
   flight_ = Flight::Rank;
 }
 
@@ -501,7 +504,6 @@ void Engine::run_rank(bool prepared) {
     }
   } clear{*this};
   const int64_t ncol = prepared ? check_bindings() : prepare_run();
-  apply_threads();  // a per-thread setting with OpenMP: again in a worker thread
   std::vector<torch::Tensor> inputs, outputs, next_state;
   for (const auto &s : manifest_.tensors.specs(Role::Input)) inputs.push_back(whole(inputs_.at(s.name), device_));
   for (const auto &s : manifest_.tensors.specs(Role::Output)) outputs.push_back(whole(outputs_.at(s.name), device_));
@@ -607,7 +609,8 @@ void Engine::node_start() {
         r.owner_message = e.what();
         return;
       }
-      compute_ = std::async(std::launch::async, [this, total] {
+      compute_ = std::async(std::launch::async, [this, total, threads = at::get_num_threads()] {
+        at::set_num_threads(threads);
         NodeRun &run = node_run_;
         const size_t nin = manifest_.tensors.specs(Role::Input).size();
         const size_t nout = manifest_.tensors.specs(Role::Output).size();

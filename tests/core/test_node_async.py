@@ -37,7 +37,9 @@ def test_start_finish_gives_the_bits_of_run(c_model, abi, mlp_v1, v1_x):
 def test_recurrent_state_advances_once_per_async_run(c_model, abi, recurrent):
     _, lib = abi
     xs = [models.example_inputs(read_manifest(recurrent), 9, seed=s)["x"] for s in range(2)]
-    with c_model(recurrent) as sync, c_model(recurrent) as split:
+    # The caller runs 1 intra-op thread; a worker thread must not fall back to the OpenMP
+    # default (2 here), which changes the bits of a 9-column batch.
+    with c_model(recurrent, options={"threads": 1}) as sync, c_model(recurrent) as split:
         for x in xs:
             expected = sync.run({"x": x})["y"]
             y = np.empty_like(expected)
