@@ -98,12 +98,15 @@ def train_and_export(reference: dict, out: Path, epochs: int, hidden: list[int],
                      batch_size: int = 1024, extra_sets: list[str] | None = None) -> Path:
     """``hybridge train`` (the ClimSim v1 MLP config with its physics constraints) on the
     reference's training leg and ``hybridge export`` into ``out/model.pt``; returns the model
-    path. The preprocessed pairs are cached once next to the reference (``.npy``, written
+    path. Normalization statistics come from the training data: the ClimSim ones describe
+    E3SM-MMF, not this host (with them, the default demo's emulator reached an offline R² of
+    0.12 and its ML run crashed after 106 of 360 steps; with the data's own it ran all 360).
+    The preprocessed pairs are cached once next to the reference (``.npy``, written
     atomically), so every epoch and every ensemble member reads them without netCDF."""
     out = Path(out)
     data, cache = Path(reference["train_data"]), Path(reference["train_cache"])
     sets = [f"model_options={{hidden: {list(hidden)}}}", f"seed={seed}", "patience=1000000",
-            *(extra_sets or [])]
+            "normalization=data", *(extra_sets or [])]
     argv = ["train", "-c", str(V1_MLP_CONFIG), "--data", str(data), "--out", str(out / "train"),
             "--epochs", str(epochs), "--batch-size", str(batch_size), "--device", "cpu", "--no-progress",
             "--cache-dir", str(cache)]
