@@ -182,6 +182,9 @@ void Engine::declare(Role role, TensorSpec spec) {
 void Engine::load(const std::string &path) {
   if (loaded())
     throw Error(HYB_ERR_ORDER, "this handle already holds model " + path_ + "; create a new handle for " + path);
+  // First, on every rank: device=auto is collective over the communicator, so it must come
+  // before anything one rank can fail alone (the file, the manifest, the owner-only load).
+  device_ = resolve_device(options_.device, fortran_comm_);
   if (options_.batching == "node") {
     load_node(path);
   } else {
@@ -217,6 +220,7 @@ void Engine::load_node(const std::string &path) {
   const bool from_model_file = node->broadcast(manifest_.from_model_file ? "1" : "0") == "1";
   device_name_ = node->broadcast(device_.str());
   if (!node->owner()) {
+    device_ = torch::Device(torch::kCPU);  // the other ranks only pack and unpack host rows
     try {
       if (from_model_file) {
         manifest_ = Manifest::parse(text, path);
@@ -270,7 +274,6 @@ void Engine::load_backend(const std::string &path) {
                                            "outputs (hyb_model_declare) before loading it");
     manifest = Manifest::from_declarations(declared_, std::filesystem::path(path).stem().string());
   }
-  device_ = resolve_device(options_.device, fortran_comm_);
   if (device_.is_cuda() && options_.chunk > 0) set_deterministic_cuda();
   stream_ = std::make_unique<ModelStream>(device_);
   const auto on_stream = stream_->guard();

@@ -29,6 +29,8 @@ NodeGroup::NodeGroup(int fortran_comm) {
   MPI_Comm comm = MPI_Comm_f2c(fortran_comm);
   check_mpi(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node_),
             "splitting the communicator by node (MPI_Comm_split_type, MPI_COMM_TYPE_SHARED)");
+  // Errors on our own communicator come back as codes (HYB_ERR_MPI), not as MPI's default abort.
+  MPI_Comm_set_errhandler(node_, MPI_ERRORS_RETURN);
   MPI_Comm_rank(node_, &node_rank_);
   MPI_Comm_size(node_, &size_);
   int comm_rank = 0;

@@ -61,7 +61,9 @@ int hyb_abi_version(int *version);
 /* ---- life cycle ---- */
 int hyb_model_create(hyb_model *model);
 /* Options, before load unless noted. Unknown keys and bad values are errors.
- *   device    = cpu | cuda | cuda:N | auto      (auto: node-local rank mod #GPUs, CPU if none)
+ *   device    = cpu | cuda | cuda:N | auto      (auto: node-local rank mod #GPUs, CPU if none;
+ *                                                 rank 0 without hyb_model_set_comm; with a
+ *                                                 communicator, load is collective over it)
  *   threads   = N >= 1 (intra-op threads; may be set after load)
  *   nonfinite = reject | pass                   (may be set after load)
  *   chunk     = N >= 0  (0: whole batch in one call; N: fixed chunks of N columns, the

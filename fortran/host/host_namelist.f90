@@ -18,7 +18,7 @@ module host_namelist
   type, public :: host_config
     character(16) :: physics_mode = 'conventional'  !< conventional | ml | partial
     character(path_len) :: model_path = ''          !< TorchScript model with a hybridge manifest
-    character(32) :: device = 'cpu'                 !< cpu | cuda | cuda:N
+    character(32) :: device = 'cpu'                 !< cpu | cuda | cuda:N | auto
     character(16) :: batching = 'rank'              !< rank | node
     character(32) :: ml_variables(max_ml_variables) = ''  !< outputs the emulator owns (partial mode)
     integer :: n_ml_variables = 0
@@ -130,7 +130,7 @@ contains
     if (.not. one_of('nonfinite_policy', nonfinite_policy, [character(16) :: 'abort', 'fallback'])) return
     if (.not. one_of('stop_option', stop_option, [character(16) :: 'nsteps', 'ndays'])) return
     if (.not. valid_device(device)) then
-      errmsg = "namelist key device = '"//trim(device)//"': expected 'cpu', 'cuda' or 'cuda:N'"
+      errmsg = "namelist key device = '"//trim(device)//"': expected 'cpu', 'cuda', 'cuda:N' or 'auto'"
       return
     end if
 
@@ -216,7 +216,7 @@ contains
 
     logical function valid_device(name)
       character(*), intent(in) :: name
-      valid_device = name == 'cpu' .or. name == 'cuda'
+      valid_device = name == 'cpu' .or. name == 'cuda' .or. name == 'auto'
       if (len_trim(name) > 5) valid_device = name(1:5) == 'cuda:' .and. verify(trim(name(6:)), '0123456789') == 0
     end function valid_device
 

@@ -90,7 +90,6 @@ def evaluate(models: list, data, out, stride: int = 1, case: str | None = None) 
     nets = [torch.jit.load(str(p), map_location="cpu").eval() for p in models]
     pairs = find_pairs(data, case)[::stride]
     grid = load_grid()
-    profile = np.concatenate([np.full(s, s > 1) for _, s in varset.outputs])
     sums = None
     for pair in pairs:
         x, y = read_pair(pair, varset, dt)

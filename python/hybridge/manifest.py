@@ -30,6 +30,7 @@ import torch
 SCHEMA = "hybridge-manifest/1"
 EXTRA_FILE = "hybridge_manifest.json"
 DTYPES = ("float32", "float64")
+MAX_COLUMN_NDIM = 7  # HYB_MAX_NDIM (8) in hybridge.h, less the column axis
 
 
 class ManifestError(ValueError):
@@ -58,8 +59,11 @@ class TensorSpec:
 
     def validate(self, role: str) -> None:
         where = f"{role} '{self.name}'"
-        if not self.name or not self.name.replace("_", "").isalnum():
-            raise ManifestError(f"{where}: name must be a non-empty identifier")
+        if not self.name or not (self.name.isascii() and self.name.replace("_", "").isalnum()):
+            raise ManifestError(f"{where}: name must be a non-empty ASCII identifier")
+        if len(self.shape) > MAX_COLUMN_NDIM:
+            raise ManifestError(f"{where}: per-column shape {self.shape} has more than "
+                                f"{MAX_COLUMN_NDIM} axes")
         if self.dtype not in DTYPES:
             raise ManifestError(f"{where}: dtype {self.dtype!r} is not one of {DTYPES}")
         if any((not isinstance(d, int)) or d <= 0 for d in self.shape):

@@ -30,6 +30,8 @@ class Row:
             return "ERROR"
         if self.skipped:
             return "SKIP"
+        if not self.differences:
+            return "ERROR"  # nothing was compared: never a pass
         equal = all(d.equal for d in self.differences)
         if not self.expect_equal:
             return "MEASURED" if not equal else "MEASURED(equal)"
