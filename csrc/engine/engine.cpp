@@ -56,6 +56,15 @@ torch::Tensor host_view(const HostArray &a, int64_t first, int64_t n, const torc
 
 torch::Tensor whole(const HostArray &a, const torch::Device &device) { return host_view(a, 0, a.shape[0], device); }
 
+// Every difference between what the caller declared and what the model file says, in one error.
+void require_declarations_match(const TensorSet &declared, const TensorSet &model, const std::string &path) {
+  const std::vector<std::string> diffs = compare_declarations(declared, model);
+  if (diffs.empty()) return;
+  std::string msg = path + ": the model does not match the declarations: ";
+  for (size_t i = 0; i < diffs.size(); ++i) msg += (i ? "; " : "") + diffs[i];
+  throw Error(HYB_ERR_MANIFEST, msg);
+}
+
 // [n, ...] -> [batch, ...], the extra columns copies of the last real one: a padded chunk
 // has the same shape as every other chunk, so its columns get the same bits.
 torch::Tensor pad_columns(const torch::Tensor &t, int64_t batch) {
@@ -224,12 +233,7 @@ void Engine::load_node(const std::string &path) {
     try {
       if (from_model_file) {
         manifest_ = Manifest::parse(text, path);
-        const std::vector<std::string> diffs = compare_declarations(declared_, manifest_.tensors);
-        if (!diffs.empty()) {
-          std::string msg = path + ": the model does not match the declarations: ";
-          for (size_t i = 0; i < diffs.size(); ++i) msg += (i ? "; " : "") + diffs[i];
-          throw Error(HYB_ERR_MANIFEST, msg);
-        }
+        require_declarations_match(declared_, manifest_.tensors, path);
       } else {
         manifest_ = Manifest::from_declarations(declared_, std::filesystem::path(path).stem().string());
       }
@@ -262,12 +266,7 @@ void Engine::load_backend(const std::string &path) {
       throw Error(HYB_ERR_MANIFEST, path + ": checksum mismatch: the manifest says " + manifest.checksum +
                                         ", the model's weights give " + actual +
                                         " (weights changed after the manifest was written?)");
-    const std::vector<std::string> diffs = compare_declarations(declared_, manifest.tensors);
-    if (!diffs.empty()) {
-      std::string msg = path + ": the model does not match the declarations: ";
-      for (size_t i = 0; i < diffs.size(); ++i) msg += (i ? "; " : "") + diffs[i];
-      throw Error(HYB_ERR_MANIFEST, msg);
-    }
+    require_declarations_match(declared_, manifest.tensors, path);
   } else {
     if (declared_.specs(Role::Input).empty() || declared_.specs(Role::Output).empty())
       throw Error(HYB_ERR_MANIFEST, path + " has no hybridge_manifest.json; declare its inputs and "
