@@ -529,10 +529,22 @@ void Engine::forward_columns(const std::vector<torch::Tensor> &inputs, const std
 // The same casts as hybridge.testing.models.reference(), so results agree bit for bit.
 // On the CPU with matching dtype and batch_axis 0 this is the host memory itself; host
 // memory bound for a CUDA model goes through a pinned buffer.
-torch::Tensor Engine::to_model(const torch::Tensor &host, const TensorSpec &s) const {
-  const torch::Tensor on_device = device_.is_cuda() && host.is_cpu()
-                                      ? upload_pinned(host, scalar_type(s.dtype), device_)
-                                      : host.to(device_, scalar_type(s.dtype));
+torch::Tensor Engine::to_model(const torch::Tensor &host, const TensorSpec &s, size_t slot) {
+  torch::Tensor on_device;
+  if (device_.is_cuda() && host.is_cpu()) {
+    on_device = upload_pinned(host, scalar_type(s.dtype), device_);
+  } else if (host.scalar_type() != scalar_type(s.dtype)) {
+    // The cast goes into a buffer kept from call to call: a fresh one each call lets glibc
+    // return the pages to the system and fault them in again on the next call.
+    if (cast_buffers_.size() <= slot) cast_buffers_.resize(slot + 1);
+    torch::Tensor &buffer = cast_buffers_[slot];
+    if (!buffer.defined() || buffer.sizes() != host.sizes())
+      buffer = torch::empty(host.sizes(), host.options().dtype(scalar_type(s.dtype)));
+    buffer.copy_(host);
+    on_device = buffer;
+  } else {
+    on_device = host;
+  }
   return on_device.movedim(0, s.batch_axis).contiguous();
 }
 
@@ -544,9 +556,9 @@ void Engine::run_chunk(const std::vector<torch::Tensor> &inputs, const std::vect
   const auto &state_specs = manifest_.tensors.specs(Role::State);
   std::vector<torch::Tensor> args;
   for (size_t i = 0; i < input_specs.size(); ++i)
-    args.push_back(to_model(pad_columns(inputs[i].narrow(0, first, n), batch), input_specs[i]));
+    args.push_back(to_model(pad_columns(inputs[i].narrow(0, first, n), batch), input_specs[i], args.size()));
   for (size_t i = 0; i < state_specs.size(); ++i)
-    args.push_back(to_model(pad_columns(state[i].narrow(0, first, n), batch), state_specs[i]));
+    args.push_back(to_model(pad_columns(state[i].narrow(0, first, n), batch), state_specs[i], args.size()));
   const std::vector<torch::Tensor> returned = backend_->forward(args);
   check_model_returns(returned, batch, "run");
   // Results in host layout, then into the targets (a cast when the host kind differs).

@@ -95,7 +95,7 @@ class Engine {
   void run_chunk(const std::vector<torch::Tensor> &inputs, const std::vector<torch::Tensor> &state, int64_t first,
                  int64_t n, int64_t batch, const std::vector<torch::Tensor> &outputs,
                  const std::vector<torch::Tensor> &next_state);
-  torch::Tensor to_model(const torch::Tensor &host, const TensorSpec &s) const;
+  torch::Tensor to_model(const torch::Tensor &host, const TensorSpec &s, size_t slot);
   // rank batching: this rank's bound arrays, all on this rank.
   void run_rank(bool prepared);  // prepared: prepare_run() was called (run_start)
   void apply_threads() const;
@@ -121,6 +121,7 @@ class Engine {
   torch::Device device_{torch::kCPU};
   std::map<std::string, HostArray> inputs_, outputs_;  // cleared after each run
   std::vector<torch::Tensor> state_;  // per state, host layout [ncol, ...], model dtype, on device_
+  std::vector<torch::Tensor> cast_buffers_;  // per model argument: CPU casts reused call to call
   int64_t state_ncol_ = -1;           // -1: no state yet (after load or reset)
   int64_t nonfinite_count_ = 0;
 
