@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .online.files import atomic, read_json, write_json, write_text
+from .files import atomic, read_json, write_json, write_text
 from .online.host import STEPS_PER_DAY
 from .online.report import markdown_table
 from .online.workflow import evaluate_run, make_reference, run_hybrid, train_and_export

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import os
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ import torch
 from .data import DataError, VariableSet, find_pairs, load_grid, read_pair
 from .data.files import read_surface_pressure
 from .data.climsim import P0
+from .files import atomic, write_text
 from .manifest import ManifestError, read_manifest
 from .physics import GRAVIT
 
@@ -130,24 +130,10 @@ def evaluate(models: list, data, out, stride: int = 1, case: str | None = None) 
     cols = ["r2", "rmse", "bias"] + (["crps"] if ensemble else [])
     _write_csv(out / "metrics_by_variable.csv", by_var, ["variable", "levels", "units"] + cols)
     _write_csv(out / "metrics_by_level.csv", by_lev, ["variable", "level"] + cols)
-    _write_text(out / "metrics.md", _markdown(by_var, cols, models, len(pairs)))
+    write_text(out / "metrics.md", _markdown(by_var, cols, models, len(pairs)))
     _plot_levels(out / "r2_by_level.png", by_lev, varset, grid)
     _plot_latitude(out / "r2_by_latitude.png", by_lat, grid)
     return {"by_variable": by_var, "by_level": by_lev, "files": len(pairs)}
-
-
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def _write_text(path: Path, text: str) -> None:
-    _atomic(path, lambda t: t.write_text(text))
 
 
 def _write_csv(path: Path, rows: list[dict], fields: list[str]) -> None:
@@ -156,7 +142,7 @@ def _write_csv(path: Path, rows: list[dict], fields: list[str]) -> None:
     w.writeheader()
     for r in rows:
         w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-    _write_text(path, buf.getvalue())
+    write_text(path, buf.getvalue())
 
 
 def _markdown(rows, cols, models, nfiles) -> str:
@@ -188,7 +174,7 @@ def _plot_levels(path: Path, by_lev, varset, grid) -> None:
     ax.set_xlim(-1, 1)
     ax.legend(fontsize="small")
     fig.tight_layout()
-    _atomic(path, lambda t: fig.savefig(t, format="png", dpi=100))
+    atomic(path, lambda t: fig.savefig(t, format="png", dpi=100))
     plt.close(fig)
 
 
@@ -208,7 +194,7 @@ def _plot_latitude(path: Path, by_lat: dict, grid) -> None:
         ax.set_ylabel("pressure (hPa)")
         fig.colorbar(mesh, ax=ax)
     fig.tight_layout()
-    _atomic(path, lambda t: fig.savefig(t, format="png", dpi=100))
+    atomic(path, lambda t: fig.savefig(t, format="png", dpi=100))
     plt.close(fig)
 
 

@@ -12,7 +12,7 @@ import csv
 import time
 from pathlib import Path
 
-from .files import write_json
+from ..files import write_json
 from .report import summary_rows, text_table, write_report
 from .workflow import (evaluate_run, make_reference, pressure_hpa, run_hybrid,
                        train_and_export)

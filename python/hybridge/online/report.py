@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import atomic, write_json, write_text
+from ..files import atomic, write_json, write_text
 from .metrics import LAT_BAND_EDGES, PRECIP_BIN_EDGES
 
 P0_HPA = 1000.0

@@ -21,7 +21,7 @@ import numpy as np
 from .. import cli
 from ..data import load_grid
 from ..data.climsim import P0
-from .files import read_json, write_json
+from ..files import read_json, write_json
 from .host import STEPS_PER_DAY, HostRun, run_host
 from .metrics import budget_residuals, common_stamps, compare, complete_pairs, load_trajectory
 
