@@ -7,6 +7,7 @@
 ! pairs of neighbouring calls, which a busy machine slows alike.
 !
 ! Usage: bench_fortran MODEL INPUT PLAN THREADS OUT_CSV OUTPUT_DIR
+! (more engine options for hyb_load from $HYBRIDGE_BENCH_OPTIONS, e.g. "heap=system")
 ! (same arguments and files as bench_libtorch; formats in bench/prepare.py). Writes one
 ! CSV line per timed call, "<path>,threads,ncol,seconds" with path hybridge_fortran or
 ! libtorch_paired, and the outputs of the last call of each path and batch size to
@@ -71,7 +72,8 @@ program bench_fortran
   allocate(x_all(ninput, maxval(batch_ncol)))
   call read_float64(input_path, x_all)
 
-  call hyb_load(model, model_path, device="cpu", options="threads=" // threads_text)
+  call hyb_load(model, model_path, device="cpu", options="threads=" // threads_text // &
+                extra_options())
   call check_reference(bench_reference_load(model_path // c_null_char, int(threads, c_int)))
 
   open(newunit=csv_unit, file=csv_path // ".tmp", status="replace", action="write", iostat=ios)
@@ -94,6 +96,18 @@ contains
     allocate(character(len=n) :: value)
     call get_command_argument(i, value)
   end function argument
+
+  ! "; " // $HYBRIDGE_BENCH_OPTIONS (more engine options, e.g. heap=system), or nothing.
+  function extra_options() result(options)
+    character(len=:), allocatable :: options
+    integer :: n
+    call get_environment_variable("HYBRIDGE_BENCH_OPTIONS", length=n)
+    allocate(character(len=n) :: options)
+    if (n > 0) then
+      call get_environment_variable("HYBRIDGE_BENCH_OPTIONS", options)
+      options = "; " // options
+    end if
+  end function extra_options
 
   subroutine check_reference(status)
     integer(c_int), intent(in) :: status

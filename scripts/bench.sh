@@ -8,7 +8,8 @@
 # rounds. About 1.5 minutes on 2 idle cores. Environment: HYBRIDGE_BUILD (build folder,
 # default <repo>/build), HYBRIDGE_BENCH_THREADS (intra-op thread counts, default "1 2"),
 # HYBRIDGE_BENCH_ROUNDS (default 4), HYBRIDGE_BENCH_PLAN (ncol:warmup:reps per batch size
-# and round, default below).
+# and round, default below), HYBRIDGE_BENCH_OPTIONS (more engine options for the Fortran
+# path, e.g. heap=system to time it under glibc's default heap policy).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)

@@ -8,6 +8,7 @@
 
 #include "device.hpp"
 #include "error.hpp"
+#include "heap.hpp"
 
 namespace hyb {
 namespace {
@@ -158,9 +159,14 @@ void Engine::set_option(const std::string &key, const std::string &value) {
     if (value != "rank" && value != "node")
       throw Error(HYB_ERR_ARGUMENT, "option batching: value '" + value + "' is not one of rank, node");
     options_.batching = value;
+  } else if (key == "heap") {
+    before_load();
+    if (value != "keep" && value != "system")
+      throw Error(HYB_ERR_ARGUMENT, "option heap: value '" + value + "' is not one of keep, system");
+    options_.keep_heap = value == "keep";
   } else {
     throw Error(HYB_ERR_ARGUMENT, "unknown option '" + key +
-                                      "'; options are device, threads, nonfinite, chunk, batching");
+                                      "'; options are device, threads, nonfinite, chunk, batching, heap");
   }
 }
 
@@ -194,6 +200,7 @@ void Engine::load(const std::string &path) {
   // First, on every rank: device=auto is collective over the communicator, so it must come
   // before anything one rank can fail alone (the file, the manifest, the owner-only load).
   device_ = resolve_device(options_.device, fortran_comm_);
+  if (options_.keep_heap) keep_heap_mapped();
   if (options_.batching == "node") {
     load_node(path);
   } else {

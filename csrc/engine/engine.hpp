@@ -35,6 +35,7 @@ struct Options {
   int64_t chunk = 0;           // 0: the whole batch in one forward; N: fixed chunks of N
                                // (reproducible mode: also deterministic settings on CUDA)
   std::string batching = "rank";  // rank | node
+  bool keep_heap = true;          // heap=keep: freed heap stays mapped between calls (heap.hpp)
 };
 
 class Engine {

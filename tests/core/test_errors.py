@@ -290,6 +290,7 @@ def test_load_twice(c_model, mlp_small):
     ("device", "gpu", ["option device", "'gpu'", "cuda:N"]),
     ("device", "cuda:x", ["option device", "'cuda:x'"]),
     ("batching", "socket", ["option batching", "'socket'", "rank, node"]),
+    ("heap", "jemalloc", ["option heap", "'jemalloc'", "keep, system"]),
 ])
 def test_bad_options(open_model, key, value, words):
     with raises("HYB_ERR_ARGUMENT", *words):
@@ -300,6 +301,8 @@ def test_option_after_load(c_model, mlp_small):
     with c_model(mlp_small) as m:
         with raises("HYB_ERR_ORDER", "option chunk", "before hyb_model_load"):
             m.set_option("chunk", 16)
+        with raises("HYB_ERR_ORDER", "option heap", "before hyb_model_load"):
+            m.set_option("heap", "system")
         m.set_option("nonfinite", "pass")  # allowed after load
 
 
