@@ -28,6 +28,7 @@ thread_local std::string last_error;
 struct Slot {
   std::mutex mutex;
   hyb::Engine engine;
+  bool freed = false;  // set by hyb_model_free: a call that waited for the lock finds it freed
 };
 
 // Ids are never reused; freed ids are remembered so a late call is told what happened.
@@ -47,26 +48,30 @@ class Registry {
     throw Error(HYB_ERR_HANDLE, describe_dead(id));
   }
 
+  // Waits for a call running on this handle without holding the registry's lock, so calls
+  // on other handles go on meanwhile.
   void free(int64_t id) {
-    std::shared_ptr<Slot> slot;  // destroyed after the registry lock is released
+    std::shared_ptr<Slot> slot = get_for_free(id);
+    std::lock_guard<std::mutex> busy(slot->mutex);
+    if (slot->engine.run_in_flight())
+      throw Error(HYB_ERR_ORDER, "a run started with hyb_model_run_start is in flight on handle " +
+                                     std::to_string(id) + "; call hyb_model_run_finish before hyb_model_free");
     std::lock_guard<std::mutex> lock(mutex_);
-    auto it = live_.find(id);
-    if (it == live_.end())
-      throw Error(HYB_ERR_HANDLE, freed_.count(id) ? "handle " + std::to_string(id) +
-                                                         " was freed already (double free)"
-                                                   : describe_dead(id));
-    {
-      std::lock_guard<std::mutex> busy(it->second->mutex);
-      if (it->second->engine.run_in_flight())
-        throw Error(HYB_ERR_ORDER, "a run started with hyb_model_run_start is in flight on handle " +
-                                       std::to_string(id) + "; call hyb_model_run_finish before hyb_model_free");
-    }
-    slot = std::move(it->second);
-    live_.erase(it);
+    if (!live_.erase(id))  // another thread freed it while this one waited
+      throw Error(HYB_ERR_HANDLE, "handle " + std::to_string(id) + " was freed already (double free)");
     freed_.insert(id);
-  }
+    slot->freed = true;
+  }  // the engine goes with the last reference, after both locks are released
 
  private:
+  std::shared_ptr<Slot> get_for_free(int64_t id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = live_.find(id);
+    if (it != live_.end()) return it->second;
+    throw Error(HYB_ERR_HANDLE, freed_.count(id) ? "handle " + std::to_string(id) + " was freed already (double free)"
+                                                 : describe_dead(id));
+  }
+
   std::string describe_dead(int64_t id) const {
     if (id == 0) return "handle 0 is not a model (0 is never valid; call hyb_model_create)";
     if (freed_.count(id)) return "handle " + std::to_string(id) + " was freed (hyb_model_free)";
@@ -109,12 +114,15 @@ int guarded(const char *call, F &&f) {
   }
 }
 
-// Runs f(engine) with the handle's lock held.
+// Runs f(engine) with the handle's lock held; refused while a run is in flight (between
+// hyb_model_run_start and hyb_model_run_finish) unless in_flight_ok.
 template <typename F>
-int with_model(const char *call, hyb_model model, F &&f) {
+int with_model(const char *call, hyb_model model, F &&f, bool in_flight_ok = false) {
   return guarded(call, [&] {
     std::shared_ptr<Slot> slot = registry().get(model);
     std::lock_guard<std::mutex> lock(slot->mutex);
+    if (slot->freed) throw Error(HYB_ERR_HANDLE, "handle " + std::to_string(model) + " was freed (hyb_model_free)");
+    if (!in_flight_ok) slot->engine.require_idle(call);
     f(slot->engine);
   });
 }
@@ -164,6 +172,26 @@ const hyb::TensorSpec &spec_at(const hyb::Engine &e, int role, int index) {
                                       std::to_string(specs.size()) + " " +
                                       hyb::role_name(hyb::role_from_code(role)) + " tensor(s))");
   return specs[index];
+}
+
+// hyb_model_bind and hyb_model_bind_device: a failure anywhere makes the next run fail
+// (Engine::bind_failed), also when the arguments never reach the engine's bind.
+int bind_array(const char *call, hyb_model model, int role, const char *name, void *data, int dtype, int ndim,
+         const int64_t *shape, bool on_device) {
+  return with_model(call, model, [&](hyb::Engine &e) {
+    try {
+      require(name, "name");
+      const hyb::Role r = hyb::role_from_code(role);
+      const std::string what = std::string(hyb::role_name(r)) + " '" + name + "'";
+      require(data, (what + ": data").c_str());
+      hyb::HostArray a = host_array(what, data, dtype, ndim, shape);
+      a.on_device = on_device;
+      e.bind(r, name, a);
+    } catch (const Error &error) {
+      e.bind_failed(error);
+      throw;
+    }
+  });
 }
 
 }  // namespace
@@ -293,23 +321,12 @@ int hyb_model_device(hyb_model model, char *buf, int64_t buflen) {
 
 int hyb_model_bind(hyb_model model, int role, const char *name, void *data, int dtype, int ndim,
                    const int64_t *shape) {
-  return with_model("hyb_model_bind", model, [&](hyb::Engine &e) {
-    require(name, "name");
-    const hyb::Role r = hyb::role_from_code(role);
-    const std::string what = std::string(hyb::role_name(r)) + " '" + name + "'";
-    e.bind(r, name, host_array(what, data, dtype, ndim, shape));
-  });
+  return bind_array("hyb_model_bind", model, role, name, data, dtype, ndim, shape, /*on_device=*/false);
 }
 
 int hyb_model_bind_device(hyb_model model, int role, const char *name, void *data, int dtype, int ndim,
                           const int64_t *shape) {
-  return with_model("hyb_model_bind_device", model, [&](hyb::Engine &e) {
-    require(name, "name");
-    const hyb::Role r = hyb::role_from_code(role);
-    hyb::HostArray a = host_array(std::string(hyb::role_name(r)) + " '" + name + "'", data, dtype, ndim, shape);
-    a.on_device = true;
-    e.bind(r, name, a);
-  });
+  return bind_array("hyb_model_bind_device", model, role, name, data, dtype, ndim, shape, /*on_device=*/true);
 }
 
 int hyb_model_run(hyb_model model) {
@@ -321,7 +338,7 @@ int hyb_model_run_start(hyb_model model) {
 }
 
 int hyb_model_run_finish(hyb_model model) {
-  return with_model("hyb_model_run_finish", model, [&](hyb::Engine &e) { e.run_finish(); });
+  return with_model("hyb_model_run_finish", model, [&](hyb::Engine &e) { e.run_finish(); }, /*in_flight_ok=*/true);
 }
 
 int hyb_model_get_state(hyb_model model, const char *name, void *data, int dtype, int ndim,

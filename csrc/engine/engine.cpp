@@ -5,6 +5,8 @@
 #include <cmath>
 #include <filesystem>
 #include <sstream>
+#include <tuple>
+#include <utility>
 
 #include "device.hpp"
 #include "error.hpp"
@@ -12,6 +14,19 @@
 
 namespace hyb {
 namespace {
+
+// Runs f; returns HYB_OK and "", or the status and message of what it threw.
+template <typename F>
+std::pair<int, std::string> status_of(F &&f) {
+  try {
+    f();
+    return {HYB_OK, std::string()};
+  } catch (const Error &e) {
+    return {e.status(), e.what()};
+  } catch (const std::exception &e) {
+    return {HYB_ERR_INTERNAL, e.what()};
+  }
+}
 
 torch::ScalarType scalar_type(Dtype d) { return d == Dtype::Float64 ? torch::kDouble : torch::kFloat; }
 
@@ -358,10 +373,10 @@ void Engine::check_host_array(const TensorSpec &spec, Role role, const HostArray
 void Engine::bind(Role role, const std::string &name, const HostArray &array) {
   require_loaded();
   require_idle("bind");
-  if (role == Role::State)
-    throw Error(HYB_ERR_ARGUMENT, "state '" + name + "' cannot be bound; the engine keeps recurrent "
-                                  "state (hyb_model_get_state / hyb_model_set_state)");
   try {
+    if (role == Role::State)
+      throw Error(HYB_ERR_ARGUMENT, "state '" + name + "' cannot be bound; the engine keeps recurrent "
+                                    "state (hyb_model_get_state / hyb_model_set_state)");
     const TensorSpec &spec = manifest_.tensors.at(role, name);
     check_host_array(spec, role, array);
     if (array.on_device && (node_ || !device_.is_cuda()))
@@ -369,14 +384,21 @@ void Engine::bind(Role role, const std::string &name, const HostArray &array) {
                                   "this model runs on " + device_name_ +
                                   (node_ ? " with batching=node, which gathers host arrays" : "") +
                                   "; bind host arrays (hyb_model_bind)");
-  } catch (const Error &) {
-    // The caller may give up on this run and free the arrays it did bind: drop them all,
-    // so no later run can reach a dangling pointer.
-    inputs_.clear();
-    outputs_.clear();
+  } catch (const Error &e) {
+    bind_failed(e);
     throw;
   }
   (role == Role::Input ? inputs_ : outputs_)[name] = array;
+}
+
+void Engine::bind_failed(const Error &error) {
+  // Before load there is no run to fail; in flight the bindings belong to the running call.
+  if (!loaded() || run_in_flight()) return;
+  inputs_.clear();
+  outputs_.clear();
+  // With rank batching the run fails anyway (nothing is bound) and a caller may bind
+  // again; with node batching the other ranks must hear the cause, the first failure.
+  if (node_ && !failed_bind_) failed_bind_ = error;
 }
 
 int64_t Engine::check_bindings() const {
@@ -449,6 +471,11 @@ void Engine::apply_threads() const {
 }
 
 int64_t Engine::prepare_run() {
+  if (failed_bind_) {
+    const Error error = *failed_bind_;
+    failed_bind_.reset();
+    throw Error(error.status(), std::string("a bind before this run failed: ") + error.what());
+  }
   const int64_t ncol = check_bindings();
   apply_threads();
   for (const auto &s : manifest_.tensors.specs(Role::Input)) check_nonfinite(s, inputs_.at(s.name));
@@ -587,30 +614,26 @@ void Engine::run_chunk(const std::vector<torch::Tensor> &inputs, const std::vect
 // all, naming the rank); each rank's inputs and state, cast to the model dtype, start to
 // travel to the owner. The owner waits for them and starts the forward in a worker thread.
 void Engine::node_start() {
-  int status = HYB_OK;
-  std::string message;
-  int64_t ncol = 0;
-  try {
-    ncol = prepare_run();
-  } catch (const Error &e) {
-    status = e.status();
-    message = e.what();
-  } catch (const std::exception &e) {
-    status = HYB_ERR_INTERNAL;
-    message = e.what();
-  }
+  const auto &input_specs = manifest_.tensors.specs(Role::Input);
+  const auto &state_specs = manifest_.tensors.specs(Role::State);
+  const auto &output_specs = manifest_.tensors.specs(Role::Output);
   NodeRun &r = node_run_;
   r = NodeRun{};
-  try {
-    r.ncol_by_rank = node_->agree(status, message, ncol, "checking the inputs");
-    const auto &input_specs = manifest_.tensors.specs(Role::Input);
-    const auto &state_specs = manifest_.tensors.specs(Role::State);
-    const auto &output_specs = manifest_.tensors.specs(Role::Output);
+  // Everything a rank can fail at alone comes before the ranks agree: after that, every
+  // rank enters every gather, or the others would wait for it for ever.
+  int64_t ncol = 0;
+  auto [status, message] = status_of([&] {
+    ncol = prepare_run();
     for (const auto &s : input_specs) r.mine.push_back(model_dtype_rows(whole(inputs_.at(s.name), device_), s));
     for (size_t i = 0; i < state_specs.size(); ++i) r.mine.push_back(model_dtype_rows(state_[i], state_specs[i]));
+  });
+  try {
+    r.ncol_by_rank = node_->agree(status, message, ncol, "checking the inputs");
     int64_t total = 0;
     for (int64_t n : r.ncol_by_rank) total += n;
-    if (node_->owner()) {
+    // The owner's batch buffers (pinned for a GPU, so they can fail): one more agreement.
+    std::tie(status, message) = status_of([&] {
+      if (!node_->owner()) return;
       auto batch_of = [&](const TensorSpec &s) {
         return host_buffer(host_shape(s, total), scalar_type(s.dtype), device_);
       };
@@ -618,7 +641,8 @@ void Engine::node_start() {
       for (const auto &s : state_specs) r.batch_in.push_back(batch_of(s));
       for (const auto &s : output_specs) r.batch_out.push_back(batch_of(s));
       for (const auto &s : state_specs) r.batch_out.push_back(batch_of(s));
-    }
+    });
+    node_->agree_with_owner(status, message, "allocating the node's batch");
     for (size_t i = 0; i < r.mine.size(); ++i)
       node_->start_gather(r.mine[i], node_->owner() ? r.batch_in[i] : torch::Tensor(), r.ncol_by_rank, r.gathers);
     if (node_->owner()) {
@@ -645,6 +669,7 @@ void Engine::node_start() {
   } catch (...) {
     inputs_.clear();
     outputs_.clear();
+    r = NodeRun{};
     throw;
   }
 }

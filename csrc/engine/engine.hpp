@@ -13,6 +13,7 @@
 #include <torch/torch.h>
 
 #include "backend.hpp"
+#include "error.hpp"
 #include "gpu.hpp"
 #include "manifest.hpp"
 #include "node_group.hpp"
@@ -57,8 +58,12 @@ class Engine {
   const Manifest &manifest() const;
   std::string device() const;
 
-  // A failed bind drops every binding of the pending run; a run drops them when it ends.
+  // Bindings last until the next run, which drops them when it ends.
   void bind(Role role, const std::string &name, const HostArray &array);
+  // A bind call failed (in the engine or in the C ABI before it): drop this run's
+  // bindings, so no later run reaches an array the caller may free. With batching=node the
+  // next run, which is collective, also fails with this error on every rank of the node.
+  void bind_failed(const Error &error);
   // run() = run_start() + run_finish(). Between the two the host may do other work; the
   // bound arrays must stay alive and untouched, and every other call on this model is
   // refused (HYB_ERR_ORDER). rank: the forward runs in a worker thread. node: the columns
@@ -68,6 +73,8 @@ class Engine {
   void run_start();
   void run_finish();
   bool run_in_flight() const { return flight_ != Flight::None; }
+  // HYB_ERR_ORDER naming `what` while a run is in flight.
+  void require_idle(const char *what) const;
 
   void get_state(const std::string &name, const HostArray &array) const;
   void set_state(const std::string &name, const HostArray &array);
@@ -83,7 +90,6 @@ class Engine {
                            const char *when) const;
   void dry_run();
   int64_t check_bindings() const;
-  void require_idle(const char *what) const;
   void check_nonfinite(const TensorSpec &spec, const HostArray &array);
   void start_state(int64_t ncol);
   // Checks the bindings and inputs, starts the state; returns ncol.
@@ -121,6 +127,7 @@ class Engine {
   Manifest manifest_;
   torch::Device device_{torch::kCPU};
   std::map<std::string, HostArray> inputs_, outputs_;  // cleared after each run
+  std::optional<Error> failed_bind_;  // batching=node: a bind failed since the last run
   std::vector<torch::Tensor> state_;  // per state, host layout [ncol, ...], model dtype, on device_
   std::vector<torch::Tensor> cast_buffers_;  // per model argument: CPU casts reused call to call
   int64_t state_ncol_ = -1;           // -1: no state yet (after load or reset)

@@ -111,7 +111,10 @@ int hyb_model_device(hyb_model model, char *buf, int64_t buflen);
 
 /* ---- running ---- */
 /* Bind a host buffer to an input or output for the next run (role HYB_INPUT/HYB_OUTPUT).
- * shape = [ncol, per-column shape...]. Bindings are cleared after each run. */
+ * shape = [ncol, per-column shape...]. Bindings are cleared after each run, and after a
+ * failed bind (so no run reaches a buffer the caller freed on giving up). With
+ * batching=node a failed bind also makes the next run fail on every rank of the node with
+ * that error: call the run on every rank even after a bind failed. */
 int hyb_model_bind(hyb_model model, int role, const char *name, void *data, int dtype,
                    int ndim, const int64_t *shape);
 /* Like hyb_model_bind, for an array already on the model's CUDA device (a device pointer,
@@ -128,7 +131,8 @@ int hyb_model_run(hyb_model model);
  * run_start checks the inputs and starts the run (rank: a worker thread; node: the columns
  * leave by non-blocking MPI); run_finish waits and delivers the outputs and any error.
  * In between the bound arrays must stay alive and untouched, and every other call on this
- * model (free included) returns HYB_ERR_ORDER. MPI is only called from the calling thread. */
+ * model (queries and free included) returns HYB_ERR_ORDER. MPI is only called from the
+ * calling thread. */
 int hyb_model_run_start(hyb_model model);
 int hyb_model_run_finish(hyb_model model);
 /* Recurrent state per column, in the host layout [ncol, per-column shape...]. */

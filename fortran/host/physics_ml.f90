@@ -133,7 +133,7 @@ contains
     logical, intent(out) :: col_ok(:), ok
     character(:), allocatable, intent(out) :: errmsg
     character(1024) :: msg
-    integer :: n, v, a, b, ierr, i
+    integer :: n, v, a, b, ierr, run_ierr, i
 
     do n = 1, size(inputs)
       do v = 1, size(inputs(n)%var)
@@ -159,7 +159,13 @@ contains
     do n = 1, size(outputs)
       if (ierr == HYB_OK) call hyb_bind_output(model, outputs(n)%name, outputs(n)%x, stat=ierr, errmsg=msg)
     end do
-    if (ierr == HYB_OK) call hyb_run(model, stat=ierr, errmsg=msg)
+    if (ierr == HYB_OK) then
+      call hyb_run(model, stat=ierr, errmsg=msg)
+    else
+      ! hyb_run is collective with batching = 'node': it still takes place, and fails on
+      ! every rank of the node because of this rank's failed bind.
+      call hyb_run(model, stat=run_ierr)
+    end if
     ok = ierr == HYB_OK
     col_ok = ok
     if (.not. ok) then

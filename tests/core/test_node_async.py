@@ -57,7 +57,10 @@ def test_calls_during_a_run_in_flight_are_refused(c_model, abi, mlp_small, v1_x)
     bind_all(m, v1_x, y)
     core.check(lib.hyb_model_run_start(m.handle))
     for call in (lambda: m.run({"x": v1_x}), lambda: m.bind("input", "x", v1_x),
-                 lambda: m.set_option("threads", 1), m.reset_state, m.free):
+                 lambda: m.set_option("threads", 1), m.reset_state, m.free,
+                 m.manifest_text, m.device, lambda: m.tensors("input"),
+                 lambda: m.layout("input", "x"), m.nonfinite_count,
+                 lambda: m.get_state("h", 1)):
         with pytest.raises(HybridgeError, match="in flight") as e:
             call()
         assert e.value.name == "HYB_ERR_ORDER"
@@ -117,3 +120,38 @@ def test_device_pointers_on_a_gpu(c_model, abi, mlp_v1, v1_x):
         core.check(lib.hyb_model_run_finish(m.handle))
         torch.cuda.synchronize()
         assert y.cpu().numpy().tobytes() == from_host.tobytes()
+
+
+def test_bind_without_data_is_refused(c_model, abi, mlp_small, v1_x):
+    ffi, lib = abi
+    with c_model(mlp_small) as m:
+        shape = ffi.new("int64_t[]", list(v1_x.shape))
+        status = lib.hyb_model_bind(m.handle, core.ROLES["input"], b"x", ffi.NULL,
+                                    core.DTYPES["float64"], 2, shape)
+        with pytest.raises(HybridgeError, match="input 'x': data is NULL") as e:
+            core.check(status)
+        assert e.value.name == "HYB_ERR_ARGUMENT"
+
+
+def test_free_waits_for_its_handle_only(c_model, mlp_v1, mlp_small, v1_x):
+    """hyb_model_free of a handle busy in a long run waits for it without holding up calls
+    on other handles (the registry is not locked while it waits)."""
+    import threading
+    import time
+    big = np.repeat(v1_x, 20000 // v1_x.shape[0] + 1, axis=0)
+    busy, other = c_model(mlp_v1, options={"threads": 1}), c_model(mlp_small)
+    running = threading.Thread(target=lambda: busy.run({"x": big}))
+    running.start()
+    time.sleep(0.2)  # the run holds the busy handle's lock
+    freeing = threading.Thread(target=busy.free)
+    freeing.start()
+    time.sleep(0.1)  # free now waits for the run
+    t0 = time.perf_counter()
+    other.tensors("input")
+    waited = time.perf_counter() - t0
+    still_running = running.is_alive()
+    running.join()
+    freeing.join()
+    other.free()
+    assert still_running, "the long run ended before the test could check; make it longer"
+    assert waited < 0.1, f"a query on another handle waited {waited:.2f} s for a free"

@@ -7,7 +7,8 @@ runs them as one batch. Checked under mpirun with 2 and 3 ranks, through the C A
   and set into a node-batching model continues bit for bit (restarts ignore the mode);
 - run_start / run_finish give the same bits as run, with host work in between;
 - NaN on one rank (nonfinite=reject) is an error on every rank naming that rank and the
-  column, and the next run works (no rank left inside a collective);
+  column, and the next run works (no rank left inside a collective); so is a failed bind
+  on one rank;
 - only the owner opens the model file;
 - the option needs a communicator.
 """
@@ -86,6 +87,23 @@ SCRIPT = textwrap.dedent(r'''
             expect(f"rank {size - 1} (node rank {size - 1})" in e.message, e.message)
             expect("NaN at column 5" in e.message, e.message)
         expect(same_bits(m.run({"x": x})["y"], y_rank), "the run after an error differs")
+
+    # ---- a failed bind on one rank: the collective run fails on every rank, naming it
+    with node_model(mlp_path) as m:
+        y = np.empty((ncol[rank], 128))
+        try:
+            m.bind("input", "x", x[:, :100].copy() if rank == size - 1 else x)
+        except HybridgeError as e:
+            expect(rank == size - 1 and e.name == "HYB_ERR_SHAPE", e)
+        m.bind("output", "y", y)
+        try:
+            core.check(abi.hyb_model_run(m.handle))
+            raise SystemExit(f"rank {rank}: the failed bind on rank {size - 1} was not reported here")
+        except HybridgeError as e:
+            expect(e.name == "HYB_ERR_SHAPE", e)
+            expect(f"rank {size - 1} (node rank {size - 1})" in e.message, e.message)
+            expect("a bind before this run failed" in e.message, e.message)
+        expect(same_bits(m.run({"x": x})["y"], y_rank), "the run after a failed bind differs")
 
     # ---- recurrent GRU: three steps, outputs and state bit for bit; restart across modes
     man = read_manifest(recurrent_path)

@@ -78,6 +78,9 @@ program test_bad_inputs
                      "not contiguous")
   call hyb_bind_input(model, "state_t", x, stat=stat, errmsg=msg)
   call expect_status("bind to an unknown tensor", stat, HYB_ERR_NAME, msg, "state_t")
+  call hyb_bind_input(model, "x", x, on_device=.true., stat=stat, errmsg=msg)
+  call expect_status("device array bound for a CPU model", stat, HYB_ERR_DEVICE, msg, &
+                     "runs on cpu")
 
   ! NaN and Inf: rejected, or passed through and counted.
   x(1, 3) = ieee_value(x(1, 3), ieee_quiet_nan)

@@ -1,7 +1,8 @@
 !> NODE (issue 7), from Fortran under mpirun: with batching=node and chunk=16 the ClimSim v1
 !> MLP gives every rank the bits of batching=rank, through hyb_run and through
 !> hyb_run_start / hyb_run_finish with host work in between; a NaN on the last rank is an
-!> error status on every rank, naming that rank, and the next run works.
+!> error status on every rank, naming that rank, and the next run works; so is a
+!> non-contiguous array passed to hyb_forward on one rank (no rank left waiting).
 program test_node_async
   use, intrinsic :: iso_fortran_env, only: real64
   use, intrinsic :: ieee_arithmetic, only: ieee_value, ieee_quiet_nan, ieee_is_finite
@@ -12,7 +13,8 @@ program test_node_async
   integer, parameter :: nx = 124, ny = 128
   type(hyb_model) :: by_rank, by_node
   real(real64), allocatable :: xin(:)
-  real(real64), allocatable, target :: x(:, :), y_rank(:, :), y_node(:, :), y_async(:, :)
+  real(real64), allocatable, target :: x(:, :), y_rank(:, :), y_node(:, :), y_async(:, :), &
+                                       y_wide(:, :)
   integer, allocatable :: xshape(:)
   integer :: ierr, rank, nranks, ncol, first, stat, i
   character(len=1024) :: msg
@@ -57,6 +59,21 @@ program test_node_async
   if (rank == nranks - 1) x(3, 2) = 0
   call hyb_forward(by_node, x, y_node, stat=stat, errmsg=msg)
   call expect_true("a run after the error succeeds", stat == HYB_OK)
+
+  ! A non-contiguous output on the last rank only: that rank's hyb_forward still takes part
+  ! in the collective run, so every rank gets an error naming it instead of hanging.
+  allocate(y_wide(ny, 2 * ncol))
+  if (rank == nranks - 1) then
+    call hyb_forward(by_node, x, y_wide(:, 1:2 * ncol:2), stat=stat, errmsg=msg)
+    call expect_status("non-contiguous output, this rank", stat, HYB_ERR_ARGUMENT, msg, &
+                       "not contiguous")
+  else
+    call hyb_forward(by_node, x, y_node, stat=stat, errmsg=msg)
+    call expect_status("non-contiguous output on the last rank", stat, HYB_ERR_ARGUMENT, msg, &
+                       trim(owner_name))
+  end if
+  call hyb_forward(by_node, x, y_node, stat=stat, errmsg=msg)
+  call expect_true("a run after the failed bind succeeds", stat == HYB_OK)
 
   call hyb_free(by_node)
   call hyb_free(by_rank)
