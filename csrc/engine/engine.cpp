@@ -8,6 +8,7 @@
 #include <tuple>
 #include <utility>
 
+#include "cuda_graph.hpp"
 #include "device.hpp"
 #include "error.hpp"
 #include "heap.hpp"
@@ -174,6 +175,11 @@ void Engine::set_option(const std::string &key, const std::string &value) {
     if (value != "rank" && value != "node")
       throw Error(HYB_ERR_ARGUMENT, "option batching: value '" + value + "' is not one of rank, node");
     options_.batching = value;
+  } else if (key == "cuda_graphs") {
+    before_load();
+    if (value != "on" && value != "off")
+      throw Error(HYB_ERR_ARGUMENT, "option cuda_graphs: value '" + value + "' is not one of on, off");
+    options_.cuda_graphs = value == "on";
   } else if (key == "heap") {
     before_load();
     if (value != "keep" && value != "system")
@@ -181,7 +187,7 @@ void Engine::set_option(const std::string &key, const std::string &value) {
     options_.keep_heap = value == "keep";
   } else {
     throw Error(HYB_ERR_ARGUMENT, "unknown option '" + key +
-                                      "'; options are device, threads, nonfinite, chunk, batching, heap");
+                                      "'; options are device, threads, nonfinite, chunk, batching, cuda_graphs, heap");
   }
 }
 
@@ -295,6 +301,9 @@ void Engine::load_backend(const std::string &path) {
                                            "outputs (hyb_model_declare) before loading it");
     manifest = Manifest::from_declarations(declared_, std::filesystem::path(path).stem().string());
   }
+  if (options_.cuda_graphs && !device_.is_cuda() && options_.device != "auto")
+    throw Error(HYB_ERR_DEVICE, "cuda_graphs=on needs a CUDA device; this model runs on " + device_.str() +
+                                    " (with device=auto it is ignored where no GPU is found)");
   if (device_.is_cuda() && options_.chunk > 0) set_deterministic_cuda();
   stream_ = std::make_unique<ModelStream>(device_);
   const auto on_stream = stream_->guard();
@@ -309,6 +318,7 @@ void Engine::load_backend(const std::string &path) {
     throw Error(HYB_ERR_MANIFEST, path + ": a dry run with 2 zero columns shaped as " + source +
                                       " failed: " + e.what());
   }
+  if (options_.cuda_graphs && device_.is_cuda()) backend_ = with_cuda_graphs(std::move(backend_));
 }
 
 // One forward on two zero columns at load, so a model that does not follow its manifest

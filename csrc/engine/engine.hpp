@@ -36,6 +36,7 @@ struct Options {
   int64_t chunk = 0;           // 0: the whole batch in one forward; N: fixed chunks of N
                                // (reproducible mode: also deterministic settings on CUDA)
   std::string batching = "rank";  // rank | node
+  bool cuda_graphs = false;       // replay the forward as a CUDA graph (cuda_graph.hpp)
   bool keep_heap = true;          // heap=keep: freed heap stays mapped between calls (heap.hpp)
 };
 

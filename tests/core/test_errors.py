@@ -291,6 +291,7 @@ def test_load_twice(c_model, mlp_small):
     ("device", "cuda:x", ["option device", "'cuda:x'"]),
     ("batching", "socket", ["option batching", "'socket'", "rank, node"]),
     ("heap", "jemalloc", ["option heap", "'jemalloc'", "keep, system"]),
+    ("cuda_graphs", "yes", ["option cuda_graphs", "'yes'", "on, off"]),
 ])
 def test_bad_options(open_model, key, value, words):
     with raises("HYB_ERR_ARGUMENT", *words):
@@ -317,6 +318,17 @@ def test_auto_device_without_gpu_is_cpu(c_model, mlp_small):
         pytest.skip("this machine has a GPU")
     with c_model(mlp_small, options={"device": "auto"}) as m:
         assert m.device() == "cpu"
+
+
+def test_cuda_graphs_need_a_cuda_device(open_model, mlp_small, v1_x):
+    with raises("HYB_ERR_DEVICE", "cuda_graphs=on needs a CUDA device", "runs on cpu"):
+        open_model(mlp_small, options={"device": "cpu", "cuda_graphs": "on"})
+    if torch.cuda.is_available():
+        return
+    # device=auto on a machine without GPU: the option is ignored, the model runs on the CPU
+    expected = open_model(mlp_small).run({"x": v1_x})["y"]
+    got = open_model(mlp_small, options={"device": "auto", "cuda_graphs": "on"}).run({"x": v1_x})["y"]
+    assert got.tobytes() == expected.tobytes()
 
 
 def test_comm_without_mpi_init(c_model):

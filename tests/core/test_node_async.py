@@ -122,6 +122,23 @@ def test_device_pointers_on_a_gpu(c_model, abi, mlp_v1, v1_x):
         assert y.cpu().numpy().tobytes() == from_host.tobytes()
 
 
+def test_cuda_graphs_give_the_bits_of_plain_launches(c_model, mlp_v1, recurrent, v1_x):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU visible to libtorch")
+    options = {"device": "cuda", "chunk": 64}
+    with c_model(mlp_v1, options=options) as plain, \
+            c_model(mlp_v1, options={**options, "cuda_graphs": "on"}) as graphed:
+        for ncol in (v1_x.shape[0], 5, v1_x.shape[0]):  # one graph, replayed; a padded chunk
+            x = np.ascontiguousarray(v1_x[:ncol])
+            assert graphed.run({"x": x})["y"].tobytes() == plain.run({"x": x})["y"].tobytes()
+    xs = [models.example_inputs(read_manifest(recurrent), 9, seed=s)["x"] for s in range(3)]
+    with c_model(recurrent, options=options) as plain, \
+            c_model(recurrent, options={**options, "cuda_graphs": "on"}) as graphed:
+        for x in xs:  # the state goes in and out of the graph's own tensors
+            assert graphed.run({"x": x})["y"].tobytes() == plain.run({"x": x})["y"].tobytes()
+
+
 def test_bind_without_data_is_refused(c_model, abi, mlp_small, v1_x):
     ffi, lib = abi
     with c_model(mlp_small) as m:
