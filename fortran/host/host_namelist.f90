@@ -20,6 +20,7 @@ module host_namelist
     character(path_len) :: model_path = ''          !< TorchScript model with a hybridge manifest
     character(32) :: device = 'cpu'                 !< cpu | cuda | cuda:N | auto
     character(16) :: batching = 'rank'              !< rank | node
+    logical :: ml_cuda_graphs = .false.             !< replay the emulator as a CUDA graph (GPU devices)
     character(32) :: ml_variables(max_ml_variables) = ''  !< outputs the emulator owns (partial mode)
     integer :: n_ml_variables = 0
     character(16) :: on_ml_error = 'abort'          !< abort | fallback
@@ -59,8 +60,8 @@ contains
     character(16) :: start_date
     integer :: spinup_steps, ramp_steps, num_threads, ml_chunk, stop_n, mli_interval_steps, &
                history_interval_steps, restart_interval_steps, log_interval_steps
-    logical :: restart_at_end
-    namelist /hybridge_nl/ physics_mode, model_path, device, batching, ml_variables, on_ml_error, &
+    logical :: restart_at_end, ml_cuda_graphs
+    namelist /hybridge_nl/ physics_mode, model_path, device, batching, ml_cuda_graphs, ml_variables, on_ml_error, &
       nonfinite_policy, spinup_steps, ramp_steps, num_threads, ml_chunk, stop_option, stop_n, start_date, &
       mli_interval_steps, history_interval_steps, restart_interval_steps, restart_at_end, &
       restart_file, output_dir, case_name, climsim_dir, log_interval_steps
@@ -73,7 +74,8 @@ contains
 
     ok = .false.
     physics_mode = cfg%physics_mode; model_path = cfg%model_path; device = cfg%device
-    batching = cfg%batching; ml_variables = cfg%ml_variables; on_ml_error = cfg%on_ml_error
+    batching = cfg%batching; ml_cuda_graphs = cfg%ml_cuda_graphs
+    ml_variables = cfg%ml_variables; on_ml_error = cfg%on_ml_error
     nonfinite_policy = cfg%nonfinite_policy; spinup_steps = cfg%spinup_steps
     ramp_steps = cfg%ramp_steps; num_threads = cfg%num_threads; ml_chunk = cfg%ml_chunk
     stop_option = cfg%stop_option
@@ -203,6 +205,7 @@ contains
 
     cfg%physics_mode = physics_mode; cfg%model_path = model_path; cfg%device = device
     cfg%batching = batching; cfg%on_ml_error = on_ml_error; cfg%nonfinite_policy = nonfinite_policy
+    cfg%ml_cuda_graphs = ml_cuda_graphs
     cfg%spinup_steps = spinup_steps; cfg%ramp_steps = ramp_steps; cfg%num_threads = num_threads
     cfg%ml_chunk = ml_chunk
     cfg%stop_option = stop_option; cfg%stop_n = stop_n; cfg%mli_interval_steps = mli_interval_steps

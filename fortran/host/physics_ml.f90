@@ -50,6 +50,7 @@ contains
     model_path = trim(cfg%model_path)
     write (options, '("threads=",i0,";batching=",a,";chunk=",i0,";nonfinite=pass")') &
       cfg%num_threads, trim(cfg%batching), cfg%ml_chunk
+    if (cfg%ml_cuda_graphs) options = trim(options)//";cuda_graphs=on"
     msg = ''
     call hyb_load(model, model_path, device=trim(cfg%device), options=trim(options), &
                   comm=comm%mpi_val, stat=ierr, errmsg=msg)

@@ -101,6 +101,12 @@ def test_bad_model_path_is_named(host_exe, models, tmp_path):
     assert proc.returncode != 0 and "missing.pt" in proc.stderr
 
 
+def test_cuda_graphs_key_reaches_the_engine(host_exe, models, tmp_path):
+    proc = run(host_exe, tmp_path, physics_mode="ml", model_path=str(models["relax_v1"]),
+               device="cpu", ml_cuda_graphs=True, check=False)
+    assert proc.returncode != 0 and "cuda_graphs=on needs a CUDA device" in proc.stderr, proc.stderr
+
+
 def test_stability_guard_stops_with_crash_dump(host_exe, models, tmp_path):
     proc = run(host_exe, tmp_path, nranks=1, physics_mode="ml", model_path=str(models["runaway"]), check=False)
     assert proc.returncode != 0
