@@ -183,7 +183,6 @@ int bind_array(const char *call, hyb_model model, int role, const char *name, vo
       require(name, "name");
       const hyb::Role r = hyb::role_from_code(role);
       const std::string what = std::string(hyb::role_name(r)) + " '" + name + "'";
-      require(data, (what + ": data").c_str());
       hyb::HostArray a = host_array(what, data, dtype, ndim, shape);
       a.on_device = on_device;
       e.bind(r, name, a);

@@ -9,8 +9,11 @@
 #include <vector>
 
 #include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime_api.h>
 #endif
 
 namespace hyb {
@@ -18,6 +21,28 @@ namespace hyb {
 #if defined(HYBRIDGE_WITH_CUDA)
 
 namespace {
+
+// A CUDA stream of its own for warm-up and capture: work another model or thread queues
+// on a shared pool stream during the capture would land in this graph.
+class OwnStream {
+ public:
+  explicit OwnStream(c10::DeviceIndex device) : device_(device) {
+    const c10::cuda::CUDAGuard on_device(device);
+    C10_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  }
+  ~OwnStream() {
+    const c10::cuda::CUDAGuard on_device(device_);
+    cudaStreamSynchronize(stream_);
+    cudaStreamDestroy(stream_);
+  }
+  OwnStream(const OwnStream &) = delete;
+  OwnStream &operator=(const OwnStream &) = delete;
+  c10::cuda::CUDAStream get() const { return c10::cuda::getStreamFromExternal(stream_, device_); }
+
+ private:
+  c10::DeviceIndex device_;
+  cudaStream_t stream_ = nullptr;
+};
 
 class GraphedBackend : public ModelBackend {
  public:
@@ -30,6 +55,7 @@ class GraphedBackend : public ModelBackend {
   }
   void to(const torch::Device &device) override {
     graphs_.clear();  // captured for the old device
+    side_.reset();
     model_->to(device);
   }
 
@@ -55,35 +81,52 @@ class GraphedBackend : public ModelBackend {
   };
 
   std::unique_ptr<Captured> capture(const std::vector<torch::Tensor> &args) {
+    const c10::DeviceIndex device = args.front().device().index();
+    const c10::cuda::CUDAGuard on_device(device);
+    if (!side_) side_ = std::make_unique<OwnStream>(device);
+    const c10::cuda::CUDAStream side = side_->get();
     auto g = std::make_unique<Captured>();
-    const c10::cuda::CUDAGuard on_device(args.front().device());
     for (const auto &a : args) g->inputs.push_back(a.clone());
+    c10::cuda::getCurrentCUDAStream().synchronize();  // the clones are complete
     // TorchScript optimizes its graph and libraries allocate workspaces during the first
-    // calls; none of that may happen inside the capture, so warm up first, on a side
-    // stream (capture is not allowed on the legacy default stream either).
-    const c10::cuda::CUDAStream caller = c10::cuda::getCurrentCUDAStream();
-    const c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool();
-    caller.synchronize();  // the clones are complete
+    // calls; none of that may happen inside the capture, so warm up first.
+    const at::cuda::MempoolId_t pool = at::cuda::graph_pool_handle();
+    bool capturing = false;
     try {
       const c10::cuda::CUDAStreamGuard on_side(side);
       for (int i = 0; i < 3; ++i) model_->forward(g->inputs);
       side.synchronize();
-      g->graph.capture_begin();
+      // Thread-local mode: the host's own CUDA work on other threads (OpenACC physics
+      // overlapping a run_start) neither breaks this capture nor is broken by it.
+      g->graph.capture_begin(pool, cudaStreamCaptureModeThreadLocal);
+      capturing = true;
       g->outputs = model_->forward(g->inputs);
+      capturing = false;
       g->graph.capture_end();
-    } catch (const Error &) {
-      throw;
     } catch (const std::exception &e) {
-      throw Error(HYB_ERR_RUNTIME, std::string("cuda_graphs: capturing the model's forward failed "
-                                               "(a model that synchronizes with the host cannot be "
-                                               "captured; set cuda_graphs=off): ") + e.what());
+      if (capturing) abandon_capture(side, device, pool);
+      throw Error(HYB_ERR_RUNTIME, std::string("cuda_graphs: capturing the model's forward failed (a model "
+                                               "that synchronizes with the host cannot be captured; set "
+                                               "cuda_graphs=off): ") + e.what());
     }
     side.synchronize();
     return g;
   }
 
+  // Ends a capture that failed half-way, so the stream and the allocator work again.
+  static void abandon_capture(const c10::cuda::CUDAStream &side, c10::DeviceIndex device,
+                              const at::cuda::MempoolId_t &pool) {
+    cudaGraph_t partial = nullptr;
+    cudaStreamEndCapture(side.stream(), &partial);  // fails for an invalidated capture: ignored
+    if (partial) cudaGraphDestroy(partial);
+    cudaGetLastError();  // clear the error the failed capture left behind
+    c10::cuda::CUDACachingAllocator::endAllocateToPool(device, pool);
+    c10::cuda::CUDACachingAllocator::releasePool(device, pool);
+  }
+
   std::unique_ptr<ModelBackend> model_;
-  std::map<Shapes, std::unique_ptr<Captured>> graphs_;
+  std::unique_ptr<OwnStream> side_;
+  std::map<Shapes, std::unique_ptr<Captured>> graphs_;  // declared last: freed before the stream
 };
 
 }  // namespace

@@ -301,6 +301,9 @@ void Engine::load_backend(const std::string &path) {
                                            "outputs (hyb_model_declare) before loading it");
     manifest = Manifest::from_declarations(declared_, std::filesystem::path(path).stem().string());
   }
+  if (options_.cuda_graphs && options_.chunk == 0)
+    throw Error(HYB_ERR_ARGUMENT, "cuda_graphs=on needs chunk=N: every call then has one batch shape and "
+                                  "replays one graph (each new shape would capture and keep another)");
   if (options_.cuda_graphs && !device_.is_cuda() && options_.device != "auto")
     throw Error(HYB_ERR_DEVICE, "cuda_graphs=on needs a CUDA device; this model runs on " + device_.str() +
                                     " (with device=auto it is ignored where no GPU is found)");
@@ -657,31 +660,34 @@ void Engine::node_start() {
       node_->start_gather(r.mine[i], node_->owner() ? r.batch_in[i] : torch::Tensor(), r.ncol_by_rank, r.gathers);
     if (node_->owner()) {
       // A failure from here on is reported in node_finish, where every rank listens.
-      try {
-        NodeGroup::wait(r.gathers);
-      } catch (const Error &e) {
-        r.owner_status = e.status();
-        r.owner_message = e.what();
-        return;
-      }
-      compute_ = std::async(std::launch::async, [this, total, threads = at::get_num_threads()] {
-        at::set_num_threads(threads);
-        NodeRun &run = node_run_;
-        const size_t nin = manifest_.tensors.specs(Role::Input).size();
-        const size_t nout = manifest_.tensors.specs(Role::Output).size();
-        const std::vector<torch::Tensor> in(run.batch_in.begin(), run.batch_in.begin() + nin);
-        const std::vector<torch::Tensor> state(run.batch_in.begin() + nin, run.batch_in.end());
-        const std::vector<torch::Tensor> out(run.batch_out.begin(), run.batch_out.begin() + nout);
-        const std::vector<torch::Tensor> next(run.batch_out.begin() + nout, run.batch_out.end());
-        forward_columns(in, state, total, out, next);
-      });
+      std::tie(r.owner_status, r.owner_message) = status_of([&] { NodeGroup::wait(r.gathers); });
+      if (r.owner_status != HYB_OK) return;
+      std::tie(r.owner_status, r.owner_message) = status_of([&] { start_owner_forward(total); });
     }
   } catch (...) {
+    // Every rank fails here at the same step; gathers already started end before their
+    // buffers go.
+    status_of([&] { NodeGroup::wait(r.gathers); });
     inputs_.clear();
     outputs_.clear();
     r = NodeRun{};
     throw;
   }
+}
+
+// The owner's forward over the node's batch, in a worker thread (node_run_ holds it).
+void Engine::start_owner_forward(int64_t total) {
+  compute_ = std::async(std::launch::async, [this, total, threads = at::get_num_threads()] {
+    at::set_num_threads(threads);
+    NodeRun &run = node_run_;
+    const size_t nin = manifest_.tensors.specs(Role::Input).size();
+    const size_t nout = manifest_.tensors.specs(Role::Output).size();
+    const std::vector<torch::Tensor> in(run.batch_in.begin(), run.batch_in.begin() + nin);
+    const std::vector<torch::Tensor> state(run.batch_in.begin() + nin, run.batch_in.end());
+    const std::vector<torch::Tensor> out(run.batch_out.begin(), run.batch_out.begin() + nout);
+    const std::vector<torch::Tensor> next(run.batch_out.begin() + nout, run.batch_out.end());
+    forward_columns(in, state, total, out, next);
+  });
 }
 
 // Finish: the owner's verdict reaches every rank; then each rank's rows of the outputs
@@ -696,45 +702,29 @@ void Engine::node_finish() {
     }
   } clear{*this};
   NodeRun &r = node_run_;
-  int wait_status = HYB_OK;  // a non-owner's send of its columns
-  std::string wait_message;
-  if (node_->owner() && r.owner_status == HYB_OK) {
-    try {
-      compute_.get();
-    } catch (const Error &e) {
-      r.owner_status = e.status();
-      r.owner_message = e.what();
-    } catch (const std::exception &e) {
-      r.owner_status = HYB_ERR_INTERNAL;
-      r.owner_message = e.what();
-    }
-  }
+  if (node_->owner() && r.owner_status == HYB_OK)
+    std::tie(r.owner_status, r.owner_message) = status_of([&] { compute_.get(); });
   node_->wait_quietly();  // the other ranks sleep here until the owner's forward is done
-  if (!node_->owner()) {
-    try {
-      NodeGroup::wait(r.gathers);
-    } catch (const Error &e) {
-      wait_status = e.status();
-      wait_message = e.what();
-    }
-  }
-  node_->agree(wait_status, wait_message, 0, "gathering the columns");
-  node_->agree_with_owner(r.owner_status, r.owner_message, "running the model");
+  // This rank's own part comes before the ranks agree: after that every rank must enter
+  // every scatter.
   const auto &output_specs = manifest_.tensors.specs(Role::Output);
   const auto &state_specs = manifest_.tensors.specs(Role::State);
-  const int64_t ncol = check_bindings();
-  std::vector<torch::Tensor> next_state;
-  for (size_t i = 0; i < output_specs.size() + state_specs.size(); ++i) {
-    const bool is_output = i < output_specs.size();
-    const TensorSpec &s = is_output ? output_specs[i] : state_specs[i - output_specs.size()];
-    torch::Tensor mine = torch::empty(host_shape(s, ncol), torch::TensorOptions().dtype(scalar_type(s.dtype)));
-    node_->scatter(node_->owner() ? r.batch_out[i] : torch::Tensor(), mine, r.ncol_by_rank);
-    if (is_output)
-      whole(outputs_.at(s.name), device_).copy_(mine);
-    else
-      next_state.push_back(mine);
-  }
-  if (!state_specs.empty()) state_ = std::move(next_state);
+  std::vector<torch::Tensor> mine;  // this rank's rows of the outputs, then of the new states
+  const auto [status, message] = status_of([&] {
+    if (!node_->owner()) NodeGroup::wait(r.gathers);  // the send of its columns
+    const int64_t ncol = check_bindings();
+    for (size_t i = 0; i < output_specs.size() + state_specs.size(); ++i) {
+      const TensorSpec &s = i < output_specs.size() ? output_specs[i] : state_specs[i - output_specs.size()];
+      mine.push_back(torch::empty(host_shape(s, ncol), torch::TensorOptions().dtype(scalar_type(s.dtype))));
+    }
+  });
+  node_->agree(status, message, 0, "gathering the columns");
+  node_->agree_with_owner(r.owner_status, r.owner_message, "running the model");
+  for (size_t i = 0; i < mine.size(); ++i)
+    node_->scatter(node_->owner() ? r.batch_out[i] : torch::Tensor(), mine[i], r.ncol_by_rank);
+  for (size_t i = 0; i < output_specs.size(); ++i)
+    whole(outputs_.at(output_specs[i].name), device_).copy_(mine[i]);
+  if (!state_specs.empty()) state_.assign(mine.begin() + output_specs.size(), mine.end());
 }
 
 void Engine::get_state(const std::string &name, const HostArray &array) const {

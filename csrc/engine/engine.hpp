@@ -110,6 +110,7 @@ class Engine {
   // node batching, see run_start().
   void load_node(const std::string &path);
   void node_start();
+  void start_owner_forward(int64_t total);
   void node_finish();
   void load_backend(const std::string &path);
   torch::Device state_device() const;

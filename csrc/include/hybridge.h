@@ -79,9 +79,9 @@ int hyb_model_create(hyb_model *model);
  *               the node's ranks (each with ncol >= 1); an error on any rank is returned
  *               on every rank, naming the rank. With chunk=N the results are bit-identical
  *               to batching=rank. Recurrent state stays per rank, in host layout.
- *   cuda_graphs = off | on  (on: on a CUDA device the forward is captured once per batch
- *               shape as a CUDA graph and replayed, one launch per call; best with chunk=N,
- *               one shape. HYB_ERR_DEVICE with device=cpu or a libtorch without CUDA;
+ *   cuda_graphs = off | on  (on: on a CUDA device the forward is captured once as a CUDA
+ *               graph and replayed, one launch per chunk. Needs chunk=N (one batch shape,
+ *               one graph). HYB_ERR_DEVICE with device=cpu or a libtorch without CUDA;
  *               ignored when device=auto finds no GPU)
  *   heap      = keep | system  (default keep: at the first load in the process, glibc's
  *               malloc keeps freed memory mapped (mmap threshold 32 MiB, trim threshold

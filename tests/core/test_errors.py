@@ -321,13 +321,15 @@ def test_auto_device_without_gpu_is_cpu(c_model, mlp_small):
 
 
 def test_cuda_graphs_need_a_cuda_device(open_model, mlp_small, v1_x):
+    with raises("HYB_ERR_ARGUMENT", "cuda_graphs=on needs chunk=N"):
+        open_model(mlp_small, options={"cuda_graphs": "on"})
     with raises("HYB_ERR_DEVICE", "cuda_graphs=on needs a CUDA device", "runs on cpu"):
-        open_model(mlp_small, options={"device": "cpu", "cuda_graphs": "on"})
+        open_model(mlp_small, options={"device": "cpu", "chunk": 8, "cuda_graphs": "on"})
     if torch.cuda.is_available():
         return
     # device=auto on a machine without GPU: the option is ignored, the model runs on the CPU
-    expected = open_model(mlp_small).run({"x": v1_x})["y"]
-    got = open_model(mlp_small, options={"device": "auto", "cuda_graphs": "on"}).run({"x": v1_x})["y"]
+    expected = open_model(mlp_small, options={"chunk": 8}).run({"x": v1_x})["y"]
+    got = open_model(mlp_small, options={"device": "auto", "chunk": 8, "cuda_graphs": "on"}).run({"x": v1_x})["y"]
     assert got.tobytes() == expected.tobytes()
 
 

@@ -145,7 +145,7 @@ def test_bind_without_data_is_refused(c_model, abi, mlp_small, v1_x):
         shape = ffi.new("int64_t[]", list(v1_x.shape))
         status = lib.hyb_model_bind(m.handle, core.ROLES["input"], b"x", ffi.NULL,
                                     core.DTYPES["float64"], 2, shape)
-        with pytest.raises(HybridgeError, match="input 'x': data is NULL") as e:
+        with pytest.raises(HybridgeError, match="input 'x': the data pointer is NULL") as e:
             core.check(status)
         assert e.value.name == "HYB_ERR_ARGUMENT"
 
@@ -155,20 +155,28 @@ def test_free_waits_for_its_handle_only(c_model, mlp_v1, mlp_small, v1_x):
     on other handles (the registry is not locked while it waits)."""
     import threading
     import time
-    big = np.repeat(v1_x, 20000 // v1_x.shape[0] + 1, axis=0)
+    big = np.repeat(v1_x, 40000 // v1_x.shape[0] + 1, axis=0)  # ~75 GFLOP: seconds on 1 thread
     busy, other = c_model(mlp_v1, options={"threads": 1}), c_model(mlp_small)
-    running = threading.Thread(target=lambda: busy.run({"x": big}))
+    errors = []
+
+    def call(f):
+        try:
+            f()
+        except Exception as e:  # noqa: BLE001 - reported by the assertions below
+            errors.append(e)
+    running = threading.Thread(target=call, args=(lambda: busy.run({"x": big}),))
     running.start()
-    time.sleep(0.2)  # the run holds the busy handle's lock
-    freeing = threading.Thread(target=busy.free)
+    time.sleep(0.1)  # the run holds the busy handle's lock
+    freeing = threading.Thread(target=call, args=(busy.free,))
     freeing.start()
     time.sleep(0.1)  # free now waits for the run
     t0 = time.perf_counter()
     other.tensors("input")
     waited = time.perf_counter() - t0
-    still_running = running.is_alive()
+    still_running = running.is_alive() and freeing.is_alive()
     running.join()
     freeing.join()
     other.free()
+    assert not errors, errors
     assert still_running, "the long run ended before the test could check; make it longer"
     assert waited < 0.1, f"a query on another handle waited {waited:.2f} s for a free"
