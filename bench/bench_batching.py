@@ -1,5 +1,5 @@
 """Benchmark of issue 7's engine side: rank vs node batching, the emulator's FLOP rate
-against a matmul peak, and memory over 100,000 calls. Prints three markdown tables.
+against a matmul peak, and memory over 100,000 calls. Prints four markdown tables.
 
     python bench/bench_batching.py [--out FILE.md]
 
@@ -13,7 +13,8 @@ against a matmul peak, and memory over 100,000 calls. Prints three markdown tabl
    the rate of a float32 matmul with the same shapes as the largest layer
    (384 x 512 x 512) and of a 2048^3 matmul, all in this process, same threads; the
    peak is the faster of the two (best of several repeats).
-3. RSS of one process at 0, 25k, 50k, 75k and 100k runs of a small model (4 columns).
+3. With a GPU visible: one GPU shared by 8 and 16 ranks, rank vs node batching.
+4. RSS of one process at 0, 25k, 50k, 75k and 100k runs of a small model (4 columns).
 
 Environment: HYBRIDGE_BUILD (build folder), MPIEXEC (default mpirun). About a minute on
 two cores. Ranks beyond the cores are oversubscribed (Open MPI then yields when idle).
@@ -46,6 +47,7 @@ from hybridge.manifest import read_manifest
 from hybridge.testing import models
 
 path, mode, ncol_total, chunk, steps, warmup = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:7])
+device = sys.argv[7]
 comm = MPI.COMM_WORLD
 ncol = ncol_total // comm.size
 x_all = models.example_inputs(read_manifest(path), ncol_total, seed=0)["x"]
@@ -60,8 +62,9 @@ def rss_kib(key):
 before = rss_kib("VmRSS")
 # node: the owner computes for the whole node, with one thread per rank of the node (the
 # cores the other ranks leave idle while they wait); rank: one thread per rank.
-owner_threads = min(comm.size, os.cpu_count() or 1)
-options = {"chunk": chunk, "threads": owner_threads if mode == "node" else 1, "batching": mode}
+owner_threads = min(comm.size, os.cpu_count() or 1) if device == "cpu" else 1
+options = {"chunk": chunk, "threads": owner_threads if mode == "node" else 1, "batching": mode,
+           "device": device}
 m = Model(path, options=options, comm=comm.py2f() if mode == "node" else None)
 for _ in range(warmup):
     m.bind("input", "x", x); m.bind("output", "y", y); m.run_bound()
@@ -86,12 +89,13 @@ def rss_kib() -> int:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
-def run_ranks(script: Path, model: Path, nranks: int, mode: str) -> list[dict]:
+def run_ranks(script: Path, model: Path, nranks: int, mode: str, ncol: int = NCOL, chunk: int = CHUNK,
+              device: str = "cpu") -> list[dict]:
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
                OMP_NUM_THREADS="1")
     cmd = [os.environ.get("MPIEXEC", "mpirun"), "--oversubscribe", "-np", str(nranks),
-           sys.executable, str(script), str(model), mode, str(NCOL), str(CHUNK), str(STEPS),
-           str(WARMUP)]
+           sys.executable, str(script), str(model), mode, str(ncol), str(chunk), str(STEPS),
+           str(WARMUP), device]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
     if done.returncode != 0 or not lines:
@@ -116,6 +120,28 @@ def batching_table(model: Path, work: Path) -> str:
             ratio = f"{rate['node'] / rate['rank']:.2f}x" if mode == "node" else ""
             out.append(f"| {nranks} | {mode} | {rate[mode]:,.0f} | {ratio} | {rss[0]:.0f} | {others} "
                        f"| {sum(rss):.0f} | {sum(r['model_kib'] for r in rows) / 1024:.1f} |")
+    return "\n".join(out)
+
+
+def gpu_batching_table(model: Path, work: Path) -> str:
+    """One GPU shared by 8 and 16 ranks, each rank owning a ClimSim grid's worth of columns
+    (384): every rank calling the GPU itself (chunk 384) vs node batching (the owner runs
+    the node's columns as one chunk). The issue-7 target is node >= 3x rank at 16 ranks."""
+    import torch
+    if not torch.cuda.is_available():
+        return "No GPU visible to libtorch on this machine: table not measured."
+    script = work / "batching_worker.py"
+    script.write_text(WORKER)
+    out = ["| ranks | batching | columns per call | columns/s (node) | node vs rank |",
+           "|---:|---|---:|---:|---:|"]
+    for nranks in (8, 16):
+        ncol = NCOL * nranks
+        rate = {}
+        for mode, chunk in (("rank", NCOL), ("node", ncol)):
+            rows = run_ranks(script, model, nranks, mode, ncol=ncol, chunk=chunk, device="cuda")
+            rate[mode] = ncol * STEPS / max(r["elapsed"] for r in rows)
+            ratio = f"{rate['node'] / rate['rank']:.2f}x" if mode == "node" else ""
+            out.append(f"| {nranks} | {mode} | {chunk} | {rate[mode]:,.0f} | {ratio} |")
     return "\n".join(out)
 
 
@@ -201,6 +227,8 @@ def main() -> None:
         sections = [
             ("rank vs node batching (CPU, ClimSim v1 MLP 4x512, 384 columns split over the ranks, "
              f"chunk={CHUNK}, {STEPS} steps; rank: 1 thread per rank, node: owner threads = ranks)", batching_table(model, work)),
+            ("rank vs node batching on one GPU (ClimSim v1 MLP 4x512, 384 columns per rank, "
+             f"{STEPS} steps)", gpu_batching_table(model, work)),
             (f"FLOP rate of the v1 MLP forward ({mlp_flops_per_column(model) / 1e6:.2f} MFLOP per "
              f"column, {NCOL} columns) vs matmul in the same process", flop_table(model)),
             (f"memory over {SMALL_CALLS:,} runs (small MLP, 4 columns, C ABI)", memory_table(small)),
