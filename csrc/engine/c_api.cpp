@@ -174,10 +174,11 @@ const hyb::TensorSpec &spec_at(const hyb::Engine &e, int role, int index) {
   return specs[index];
 }
 
-// hyb_model_bind and hyb_model_bind_device: a failure anywhere makes the next run fail
-// (Engine::bind_failed), also when the arguments never reach the engine's bind.
+// hyb_model_bind and hyb_model_bind_device: every failure goes to Engine::bind_failed (the
+// bindings are dropped; with batching=node the next run fails on every rank), also when
+// the arguments never reach the engine's bind.
 int bind_array(const char *call, hyb_model model, int role, const char *name, void *data, int dtype, int ndim,
-         const int64_t *shape, bool on_device) {
+               const int64_t *shape, bool on_device) {
   return with_model(call, model, [&](hyb::Engine &e) {
     try {
       require(name, "name");
