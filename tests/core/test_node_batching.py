@@ -74,35 +74,34 @@ SCRIPT = textwrap.dedent(r'''
         expect(same_bits(y32, m.run({"x": x.astype(np.float32)}, out_dtype=np.float32)["y"]),
                "node batching differs from rank batching with float32 host arrays")
 
+    def expect_last_rank_error(run, status, words, what):
+        """run() fails on every rank with `status`, naming the last rank and `words`."""
+        try:
+            run()
+            raise SystemExit(f"rank {rank}: {what} on rank {size - 1} was not reported here")
+        except HybridgeError as e:
+            expect(e.name == status, e)
+            expect(f"rank {size - 1} (node rank {size - 1})" in e.message, e.message)
+            expect(words in e.message, e.message)
+
     # ---- NaN on the last rank: an error on every rank, naming rank and column; then on
     bad = x.copy()
     if rank == size - 1:
         bad[5, 3] = np.nan
     with node_model(mlp_path, nonfinite="reject") as m:
-        try:
-            m.run({"x": bad})
-            raise SystemExit(f"rank {rank}: NaN on rank {size - 1} was not reported here")
-        except HybridgeError as e:
-            expect(e.name == "HYB_ERR_NONFINITE", e)
-            expect(f"rank {size - 1} (node rank {size - 1})" in e.message, e.message)
-            expect("NaN at column 5" in e.message, e.message)
+        expect_last_rank_error(lambda: m.run({"x": bad}), "HYB_ERR_NONFINITE", "NaN at column 5", "NaN")
         expect(same_bits(m.run({"x": x})["y"], y_rank), "the run after an error differs")
 
     # ---- a failed bind on one rank: the collective run fails on every rank, naming it
     with node_model(mlp_path) as m:
-        y = np.empty((ncol[rank], 128))
         try:
             m.bind("input", "x", x[:, :100].copy() if rank == size - 1 else x)
         except HybridgeError as e:
             expect(rank == size - 1 and e.name == "HYB_ERR_SHAPE", e)
+        y = np.empty((ncol[rank], 128))  # alive until the run
         m.bind("output", "y", y)
-        try:
-            core.check(abi.hyb_model_run(m.handle))
-            raise SystemExit(f"rank {rank}: the failed bind on rank {size - 1} was not reported here")
-        except HybridgeError as e:
-            expect(e.name == "HYB_ERR_SHAPE", e)
-            expect(f"rank {size - 1} (node rank {size - 1})" in e.message, e.message)
-            expect("a bind before this run failed" in e.message, e.message)
+        expect_last_rank_error(lambda: core.check(abi.hyb_model_run(m.handle)), "HYB_ERR_SHAPE",
+                               "a bind before this run failed", "the failed bind")
         expect(same_bits(m.run({"x": x})["y"], y_rank), "the run after a failed bind differs")
 
     # ---- recurrent GRU: three steps, outputs and state bit for bit; restart across modes
