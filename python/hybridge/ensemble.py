@@ -167,10 +167,10 @@ def run_local(spec_path: Path, spec: dict, out: Path, jobs: int) -> list[int]:
               f"FAILED (exit {rc}, see {logs / (m['name'] + '.log')})"), flush=True)
         return rc
 
-    todo = members(spec)
+    to_run = members(spec)
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        codes = list(pool.map(launch, todo))
-    return [m["index"] for m, rc in zip(todo, codes) if rc != 0]
+        codes = list(pool.map(launch, to_run))
+    return [m["index"] for m, rc in zip(to_run, codes) if rc != 0]
 
 
 def survival_curve(steps_survived: list[int], steps_requested: int) -> tuple[np.ndarray, np.ndarray]:

@@ -31,6 +31,17 @@ def _save(fig, path: Path) -> str:
     return path.name
 
 
+def _save_time_panels(fig, axes, titles, path: Path) -> str:
+    """Titles, a days axis, grid and legend on time-series panels; saves the figure."""
+    for ax, title in zip(axes, titles):
+        ax.set_title(title, fontsize="medium")
+        ax.set_xlabel("days since hybrid start")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def _scored(runs):
     return [r for r in runs if r.get("metrics")]
 
@@ -47,13 +58,8 @@ def plot_rmse(runs, path: Path) -> str:
         days = np.array(r["metrics"]["hours"]) / 24.0
         axes[0].plot(days, r["metrics"]["rmse_t_K"], label=r["name"])
         axes[1].plot(days, r["metrics"]["rmse_q_g_per_kg"], label=r["name"])
-    for ax, title in zip(axes, ("T: global mass-weighted RMSE (K)", "q: global mass-weighted RMSE (g/kg)")):
-        ax.set_title(title, fontsize="medium")
-        ax.set_xlabel("days since hybrid start")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
-    fig.tight_layout()
-    return _save(fig, path)
+    return _save_time_panels(fig, axes, ("T: global mass-weighted RMSE (K)",
+                                         "q: global mass-weighted RMSE (g/kg)"), path)
 
 
 def plot_zonal_bias(runs, pressure_hpa: np.ndarray, path: Path) -> str:
@@ -109,14 +115,8 @@ def plot_budgets(runs, path: Path) -> str:
         days = np.array(r["metrics"]["hours"]) / 24.0
         axes[0].plot(days, r["metrics"]["water_drift_kg_per_m2"]["run"], label=r["name"])
         axes[1].plot(days, r["metrics"]["energy_drift_MJ_per_m2"]["run"], label=r["name"])
-    for ax, title in zip(axes, ("global-mean column water - initial (kg/m²)",
-                                "global-mean column moist enthalpy - initial (MJ/m²)")):
-        ax.set_title(title, fontsize="medium")
-        ax.set_xlabel("days since hybrid start")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
-    fig.tight_layout()
-    return _save(fig, path)
+    return _save_time_panels(fig, axes, ("global-mean column water - initial (kg/m²)",
+                                         "global-mean column moist enthalpy - initial (MJ/m²)"), path)
 
 
 def _fmt(x, spec=".3g") -> str:
