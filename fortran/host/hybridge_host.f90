@@ -11,7 +11,7 @@ program hybridge_host
   use host_calendar, only: model_date, date_from_seconds, seconds_from_date, date_tag
   use host_namelist, only: host_config, read_namelist
   use host_grid, only: grid_t, grid_init
-  use host_files, only: make_dirs
+  use host_files, only: make_dirs, locate_climsim_dir
   use physics_types, only: physics_state, physics_ptend, cam_out_t, physics_state_alloc, &
                            physics_ptend_alloc, cam_out_alloc, set_pressure, physics_update
   use boundary_data, only: set_insolation, set_sst
@@ -30,7 +30,7 @@ program hybridge_host
   logical :: root, ok, restart_written
   character(:), allocatable :: errmsg, nml_file, climsim_dir
   character(1024) :: arg
-  integer :: arglen, env_status
+  integer :: arglen
   type(host_config) :: cfg
   type(grid_t) :: grid
   type(physics_state) :: state
@@ -59,12 +59,7 @@ program hybridge_host
     call fail(trim(arg))
   end if
 
-  climsim_dir = trim(cfg%climsim_dir)
-  if (len(climsim_dir) == 0) then
-    call get_environment_variable('HYBRIDGE_CLIMSIM_DIR', arg, arglen, env_status)
-    climsim_dir = default_climsim_dir
-    if (env_status == 0 .and. arglen > 0) climsim_dir = trim(arg)
-  end if
+  climsim_dir = locate_climsim_dir(cfg%climsim_dir, default_climsim_dir)
   call grid_init(grid, climsim_dir, rank, nranks)
 
   call physics_state_alloc(state, grid%ncol)

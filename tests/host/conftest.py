@@ -10,10 +10,12 @@ import netCDF4
 import numpy as np
 import pytest
 
+from hybridge.data.climsim import climsim_dir
+
 REPO = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("HYBRIDGE_BUILD", REPO / "build"))
 HOST = BUILD / "bin" / "hybridge-host"
-CLIMSIM = Path(os.environ.get("HYBRIDGE_CLIMSIM_DIR", REPO.parent / "shared" / "data" / "climsim"))
+CLIMSIM = climsim_dir()  # the files shipped in the package, or $HYBRIDGE_CLIMSIM_DIR
 STEPS_PER_DAY = 72
 
 

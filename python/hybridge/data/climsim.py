@@ -1,6 +1,7 @@
 """The real ClimSim reference files: grid (hyai, hybi, lat, area) and normalization statistics.
 
-Located through env ``HYBRIDGE_CLIMSIM_DIR``, default ``<repo>/../shared/data/climsim``.
+Located through env ``HYBRIDGE_CLIMSIM_DIR``, else the copy shipped inside this package
+(``hybridge/data/climsim_reference``, Apache-2.0, see the README there).
 """
 from __future__ import annotations
 
@@ -18,11 +19,12 @@ P0 = 1.0e5  # Pa, reference pressure of the hybrid coordinate
 
 
 def climsim_dir() -> Path:
+    """Folder of the ClimSim grid and normalization files: ``$HYBRIDGE_CLIMSIM_DIR``, else
+    the copy shipped in the package."""
     env = os.environ.get("HYBRIDGE_CLIMSIM_DIR")
     if env:
         return Path(env)
-    repo = Path(__file__).resolve().parents[3]
-    return repo.parent / "shared" / "data" / "climsim"
+    return Path(__file__).resolve().parent / "climsim_reference"
 
 
 def _open(name: str) -> netCDF4.Dataset:

@@ -70,49 +70,19 @@ V1_OUTPUT_LAYOUT = [("ptend_t", NLEV, "K/s"), ("ptend_q0001", NLEV, "kg/kg/s"),
 V1_NINPUT = sum(n for _, n, _ in V1_INPUT_LAYOUT)    # 124
 V1_NOUTPUT = sum(n for _, n, _ in V1_OUTPUT_LAYOUT)  # 128
 
-# Stand-ins used only when the ClimSim statistics files are not present:
-# (mean, max - min) per input variable, output_scale per output variable.
-_FALLBACK_INPUT_STATS = {"state_t": (250.0, 100.0), "state_q0001": (4e-3, 2e-2),
-                         "state_ps": (9.86e4, 3.5e4), "pbuf_SOLIN": (340.0, 1400.0),
-                         "pbuf_LHFLX": (73.0, 1100.0), "pbuf_SHFLX": (22.0, 870.0)}
-_FALLBACK_OUTPUT_SCALE = {"ptend_t": 1004.64, "ptend_q0001": 2.8347e6}
-
-
-def climsim_dir() -> Path:
-    """Folder of the real ClimSim files: $HYBRIDGE_CLIMSIM_DIR, else <repo>/../shared/data/climsim."""
-    env = os.environ.get("HYBRIDGE_CLIMSIM_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[3].parent / "shared" / "data" / "climsim"
-
-
-def _climsim_vector(ds_name: str, layout, fallback: Callable[[str], float]) -> np.ndarray:
-    """Concatenate the variables of ``layout`` from ``<ds_name>.nc`` (or the fallback)."""
-    path = climsim_dir() / f"{ds_name}.nc"
-    parts = []
-    if path.exists():
-        import netCDF4
-        with netCDF4.Dataset(path) as ds:
-            for name, size, _ in layout:
-                parts.append(np.asarray(ds[name][:], dtype=np.float64).reshape(size))
-    else:
-        for name, size, _ in layout:
-            parts.append(np.full(size, fallback(name), dtype=np.float64))
-    return np.concatenate(parts)
+def _climsim_vector(stat, layout) -> np.ndarray:
+    """Concatenate ``stat(name, size)`` over the variables of ``layout``."""
+    return np.concatenate([stat(name, size) for name, size, _ in layout])
 
 
 def v1_normalization() -> dict[str, np.ndarray]:
     """ClimSim v1 statistics: input_mean, input_min, input_range (max - min) [124],
-    output_scale [128]."""
-    mean = _climsim_vector("input_mean", V1_INPUT_LAYOUT,
-                           lambda n: _FALLBACK_INPUT_STATS[n][0])
-    low = _climsim_vector("input_min", V1_INPUT_LAYOUT,
-                          lambda n: max(0.0, _FALLBACK_INPUT_STATS[n][0] - 0.5 * _FALLBACK_INPUT_STATS[n][1]))
-    high = _climsim_vector("input_max", V1_INPUT_LAYOUT,
-                           lambda n: max(0.0, _FALLBACK_INPUT_STATS[n][0] - 0.5 * _FALLBACK_INPUT_STATS[n][1])
-                           + _FALLBACK_INPUT_STATS[n][1])
-    scale = _climsim_vector("output_scale", V1_OUTPUT_LAYOUT,
-                            lambda n: _FALLBACK_OUTPUT_SCALE.get(n, 1e-2))
+    output_scale [128], from the ClimSim files shipped with the package."""
+    from hybridge.data.climsim import input_stat, output_scale
+    mean = _climsim_vector(lambda n, k: input_stat("mean", n, k), V1_INPUT_LAYOUT)
+    low = _climsim_vector(lambda n, k: input_stat("min", n, k), V1_INPUT_LAYOUT)
+    high = _climsim_vector(lambda n, k: input_stat("max", n, k), V1_INPUT_LAYOUT)
+    scale = _climsim_vector(output_scale, V1_OUTPUT_LAYOUT)
     return {"input_mean": mean, "input_min": low, "input_range": high - low,
             "output_scale": scale}
 
