@@ -9,24 +9,21 @@ export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
 export OMPI_MCA_rmaps_base_oversubscribe := 1
 export HYBRIDGE_BUILD := $(CURDIR)/$(BUILD)
 export HYBRIDGE_PREFIX := $(PREFIX)
+# One build, the same one `pip install .` does (scikit-build-core, pyproject.toml), kept in
+# ./build with the tests and benchmarks on; the package is installed editable in .venv.
+export SKBUILD_BUILD_DIR := $(CURDIR)/$(BUILD)
+export SKBUILD_CMAKE_DEFINE := HYBRIDGE_BUILD_TESTS=ON;HYBRIDGE_BUILD_BENCH=ON;HYBRIDGE_BUILD_PYTHON=ON
+export CMAKE_BUILD_PARALLEL_LEVEL := $(JOBS)
 
 .PHONY: all deps build test demo bench clean
 all: build
 
 deps:
 	bash scripts/install_deps.sh
+
+build: deps
 	$(VENV)/bin/pip install -q --no-deps --no-build-isolation -e .
-
-$(BUILD)/CMakeCache.txt: | deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release \
-	  -DCMAKE_PREFIX_PATH="$$($(PY) -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')" \
-	  -DPython_EXECUTABLE=$(CURDIR)/$(PY) \
-	  -Dpybind11_DIR="$$($(PY) -m pybind11 --cmakedir)" \
-	  -DCMAKE_INSTALL_PREFIX=$(PREFIX)
-
-build: deps $(BUILD)/CMakeCache.txt
-	cmake --build $(BUILD) -j $(JOBS)
-	cmake --install $(BUILD) > /dev/null
+	cmake --install $(BUILD) --prefix $(PREFIX) > /dev/null
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j 2

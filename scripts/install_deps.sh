@@ -8,6 +8,9 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 venv=${HYBRIDGE_VENV:-$here/.venv}
 python=${PYTHON:-python3}
 torch_version=2.13.0
+# The torch requirement pip is given. The CPU Docker image asks for the CPU build explicitly
+# (torch==2.13.0+cpu, from PyTorch's CPU wheel index passed as PIP_EXTRA_INDEX_URL).
+torch_spec=${HYBRIDGE_TORCH_SPEC:-torch==$torch_version}
 
 debian_packages=(gfortran g++ cmake make pkg-config openmpi-bin libopenmpi-dev
                  libnetcdf-dev libnetcdff-dev netcdf-bin nlohmann-json3-dev)
@@ -38,7 +41,7 @@ req="$here/scripts/requirements.txt"
 if [ ! -f "$stamp" ] || ! cmp -s "$req" "$stamp"; then
   # torch first and pinned: anything else would pull the CUDA wheels.
   "$venv/bin/pip" install -q --upgrade pip
-  "$venv/bin/pip" install -q "torch==$torch_version"
+  "$venv/bin/pip" install -q "$torch_spec"
   "$venv/bin/pip" install -q -r "$req"
   cp "$req" "$stamp"
 fi

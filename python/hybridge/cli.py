@@ -19,6 +19,7 @@ COMMANDS = [
     ("demo", "hybridge.online.demo", "reference run, training, hybrid runs and online evaluation report"),
     ("ensemble", "hybridge.ensemble", "train and run an ensemble of hybrid simulations, summarise survival"),
     ("verify", "hybridge.verify.command", "bit-level coupling harness (mpirun; PYREF, REP, ERS, PEM, PET, NODE)"),
+    ("config", "hybridge.config_cmd", "print the flags and folders a foreign build needs (--fflags, --libs, --cmake-dir)"),
 ]
 
 

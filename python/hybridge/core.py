@@ -7,69 +7,85 @@ shared library opened with dlopen), so Python tests exercise the real coupling p
     with Model("model.pt", options={"chunk": 16}) as m:
         y = m.run({"x": x})["y"]          # x: float64 [ncol, 124] -> y: float64 [ncol, 128]
 
-The library is found through ``$HYBRIDGE_LIB`` (the file), else ``$HYBRIDGE_BUILD/lib``,
-else ``<repo>/build/lib``. :func:`engine_module` imports the pybind11 module
-``hybridge_engine`` (the same C++ engine without the C ABI) from ``$HYBRIDGE_BUILD/python``.
+The library and its header are found by :mod:`hybridge.install` (the installed package,
+or ``$HYBRIDGE_LIB`` / ``$HYBRIDGE_BUILD`` for a build tree); cffi reads the declarations
+from ``hybridge.h`` itself. :func:`engine_module` imports the pybind11 module
+``hybridge_engine`` (the same C++ engine without the C ABI) from a build folder.
 """
 from __future__ import annotations
 
 import os
+import re
 import sys
-from pathlib import Path
 from typing import Iterable, Mapping
 
 import numpy as np
 
+from hybridge import install
 from hybridge.manifest import Manifest
 
-# The C declarations of hybridge.h, for cffi (which reads no preprocessor directives).
-CDEF = """
-typedef int64_t hyb_model;
-const char *hyb_status_name(int status);
-int hyb_last_error(char *buf, int64_t buflen, int64_t *full_len);
-int hyb_abi_version(int *version);
-int hyb_model_create(hyb_model *model);
-int hyb_model_set_option(hyb_model model, const char *key, const char *value);
-int hyb_model_set_comm(hyb_model model, int fortran_comm);
-int hyb_model_declare(hyb_model model, int role, const char *name, int dtype, int ndim,
-                      const int64_t *shape, int batch_axis);
-int hyb_model_load(hyb_model model, const char *path);
-int hyb_model_free(hyb_model model);
-int hyb_model_manifest(hyb_model model, char *buf, int64_t buflen, int64_t *full_len);
-int hyb_model_count(hyb_model model, int role, int *n);
-int hyb_model_tensor_info(hyb_model model, int role, int index, char *name, int64_t namelen,
-                          int *dtype, int *ndim, int64_t *shape, int *batch_axis);
-int hyb_model_layout_count(hyb_model model, int role, const char *tensor, int *nvar);
-int hyb_model_layout_var(hyb_model model, int role, const char *tensor, int index,
-                         char *var, int64_t varlen, int64_t *offset, int64_t *size);
-int hyb_model_device(hyb_model model, char *buf, int64_t buflen);
-int hyb_model_bind(hyb_model model, int role, const char *name, void *data, int dtype,
-                   int ndim, const int64_t *shape);
-int hyb_model_bind_device(hyb_model model, int role, const char *name, void *data, int dtype,
-                          int ndim, const int64_t *shape);
-int hyb_model_run(hyb_model model);
-int hyb_model_run_start(hyb_model model);
-int hyb_model_run_finish(hyb_model model);
-int hyb_model_get_state(hyb_model model, const char *name, void *data, int dtype, int ndim,
-                        const int64_t *shape);
-int hyb_model_set_state(hyb_model model, const char *name, const void *data, int dtype,
-                        int ndim, const int64_t *shape);
-int hyb_model_reset_state(hyb_model model);
-int hyb_model_nonfinite_count(hyb_model model, int64_t *count);
-"""
 
-# Values of the C enums (hybridge.h).
+def _cdef_text(header: str) -> str:
+    """hybridge.h as cffi's cdef takes it: C++ guards, include lines and the header guard
+    dropped, integer ``#define``s kept (cffi strips the comments itself)."""
+    out, skipping = [], False
+    for line in header.splitlines():
+        s = line.strip()
+        if s.startswith("#"):
+            if s.startswith("#ifdef __cplusplus"):
+                skipping = True
+            elif s.startswith("#endif"):
+                skipping = False
+            elif re.fullmatch(r"#define\s+HYB_\w+\s+\d+", s):
+                out.append(s)
+            continue
+        if not skipping:
+            out.append(line)
+    return "\n".join(out)
+
+
+_ffi = None
+_lib = None
+
+
+def ffi():
+    """The cffi FFI object, declared from the C header (hybridge.install.header_path())."""
+    global _ffi
+    if _ffi is None:
+        import cffi
+        f = cffi.FFI()
+        f.cdef(_cdef_text(install.header_path().read_text()))
+        _ffi = f
+    return _ffi
+
+
+def _enum(name: str) -> dict[str, int]:
+    return dict(ffi().typeof(f"enum {name}").relements)
+
+
+def __getattr__(name: str):
+    # The C enums, read from the header on first use: STATUS ("HYB_ERR_SHAPE" -> 5),
+    # ROLES ("input" -> HYB_INPUT), DTYPES ("float32" -> HYB_FLOAT32), HYB_MAX_NDIM.
+    if name == "STATUS":
+        return _enum("hyb_status_code")
+    if name == "ROLES":
+        return {k[len("HYB_"):].lower(): v for k, v in _enum("hyb_role").items()}
+    if name == "DTYPES":
+        return {k[len("HYB_"):].lower(): v for k, v in _enum("hyb_dtype").items()}
+    if name == "HYB_MAX_NDIM":
+        return int(lib().HYB_MAX_NDIM)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 HYB_OK = 0
-STATUS = {"HYB_OK": 0, "HYB_ERR_ARGUMENT": 1, "HYB_ERR_FILE": 2, "HYB_ERR_LOAD": 3,
-          "HYB_ERR_MANIFEST": 4, "HYB_ERR_SHAPE": 5, "HYB_ERR_DTYPE": 6,
-          "HYB_ERR_NONFINITE": 7, "HYB_ERR_HANDLE": 8, "HYB_ERR_DEVICE": 9,
-          "HYB_ERR_RUNTIME": 10, "HYB_ERR_ORDER": 11, "HYB_ERR_NAME": 12, "HYB_ERR_MPI": 13,
-          "HYB_ERR_INTERNAL": 99}
-ROLES = {"input": 0, "output": 1, "state": 2}
-DTYPES = {"float32": 0, "float64": 1}
-HYB_MAX_NDIM = 8
 
-_REPO = Path(__file__).resolve().parents[2]
+
+def _code(kind: str, name: str) -> int:
+    """The C enum value HYB_<NAME> of a role ("input") or dtype ("float32")."""
+    try:
+        return int(getattr(lib(), f"HYB_{name.upper()}"))
+    except AttributeError:
+        raise ValueError(f"unknown {kind} {name!r}") from None
 
 
 class HybridgeError(RuntimeError):
@@ -82,38 +98,8 @@ class HybridgeError(RuntimeError):
         self.message = message
 
 
-def build_dir() -> Path:
-    """The CMake build folder: ``$HYBRIDGE_BUILD``, else ``<repo>/build``."""
-    return Path(os.environ.get("HYBRIDGE_BUILD") or _REPO / "build")
-
-
-def library_path() -> Path:
-    """Where libhybridge.so is (FileNotFoundError naming the places looked at)."""
-    candidates = []
-    if os.environ.get("HYBRIDGE_LIB"):
-        candidates.append(Path(os.environ["HYBRIDGE_LIB"]))
-    candidates.append(build_dir() / "lib" / "libhybridge.so")
-    for c in candidates:
-        if c.is_file():
-            return c
-    raise FileNotFoundError("libhybridge.so not found; looked at " +
-                            ", ".join(str(c) for c in candidates) +
-                            " (build it with `make build`, or set HYBRIDGE_LIB / HYBRIDGE_BUILD)")
-
-
-_ffi = None
-_lib = None
-
-
-def ffi():
-    """The cffi FFI object, with the C ABI declared."""
-    global _ffi
-    if _ffi is None:
-        import cffi
-        f = cffi.FFI()
-        f.cdef(CDEF)
-        _ffi = f
-    return _ffi
+build_dir = install.build_dir
+library_path = install.library_path
 
 
 def lib():
@@ -147,10 +133,10 @@ def _shape(shape: Iterable[int]):
 def _host_dtype(array: np.ndarray, what: str) -> int:
     """The C dtype code of a numpy array; other dtypes are refused here, naming the tensor."""
     if array.dtype == np.float64:
-        return DTYPES["float64"]
+        return lib().HYB_FLOAT64
     if array.dtype == np.float32:
-        return DTYPES["float32"]
-    raise HybridgeError(STATUS["HYB_ERR_DTYPE"], "HYB_ERR_DTYPE",
+        return lib().HYB_FLOAT32
+    raise HybridgeError(lib().HYB_ERR_DTYPE, "HYB_ERR_DTYPE",
                         f"{what}: numpy dtype {array.dtype} is not float32 or float64")
 
 
@@ -192,7 +178,7 @@ class Model:
     def declare(self, role: str, name: str, shape: Iterable[int], dtype: str = "float32",
                 batch_axis: int = 0) -> None:
         shape = [int(d) for d in shape]
-        check(lib().hyb_model_declare(self.handle, ROLES[role], name.encode(), DTYPES[dtype],
+        check(lib().hyb_model_declare(self.handle, _code("role", role), name.encode(), _code("dtype", dtype),
                                       len(shape), _shape(shape), batch_axis))
 
     def load(self, path: str | os.PathLike) -> None:
@@ -237,29 +223,29 @@ class Model:
     def tensors(self, role: str) -> list[dict]:
         """name, per-column shape, dtype and batch_axis of each tensor of a role, in order."""
         n = ffi().new("int *")
-        check(lib().hyb_model_count(self.handle, ROLES[role], n))
+        check(lib().hyb_model_count(self.handle, _code("role", role), n))
         out = []
         for i in range(n[0]):
             name = ffi().new("char[]", 256)
             dtype, ndim, axis = ffi().new("int *"), ffi().new("int *"), ffi().new("int *")
-            shape = ffi().new("int64_t[]", HYB_MAX_NDIM)
-            check(lib().hyb_model_tensor_info(self.handle, ROLES[role], i, name, len(name),
+            shape = ffi().new("int64_t[]", lib().HYB_MAX_NDIM)
+            check(lib().hyb_model_tensor_info(self.handle, _code("role", role), i, name, len(name),
                                               dtype, ndim, shape, axis))
             out.append({"name": ffi().string(name).decode(),
                         "shape": [int(shape[k]) for k in range(ndim[0])],
-                        "dtype": "float64" if dtype[0] == DTYPES["float64"] else "float32",
+                        "dtype": "float64" if dtype[0] == lib().HYB_FLOAT64 else "float32",
                         "batch_axis": int(axis[0])})
         return out
 
     def layout(self, role: str, tensor: str) -> list[tuple[str, int, int]]:
         """(variable, offset, size) along the last axis of a tensor."""
         n = ffi().new("int *")
-        check(lib().hyb_model_layout_count(self.handle, ROLES[role], tensor.encode(), n))
+        check(lib().hyb_model_layout_count(self.handle, _code("role", role), tensor.encode(), n))
         out = []
         for i in range(n[0]):
             var = ffi().new("char[]", 256)
             offset, size = ffi().new("int64_t *"), ffi().new("int64_t *")
-            check(lib().hyb_model_layout_var(self.handle, ROLES[role], tensor.encode(), i, var,
+            check(lib().hyb_model_layout_var(self.handle, _code("role", role), tensor.encode(), i, var,
                                              len(var), offset, size))
             out.append((ffi().string(var).decode(), int(offset[0]), int(size[0])))
         return out
@@ -270,7 +256,7 @@ class Model:
         if not (isinstance(array, np.ndarray) and array.flags.c_contiguous):
             raise ValueError(f"{role} '{name}': bind needs a C-contiguous numpy array")
         dtype = _host_dtype(array, f"{role} '{name}'")
-        check(lib().hyb_model_bind(self.handle, ROLES[role], name.encode(),
+        check(lib().hyb_model_bind(self.handle, _code("role", role), name.encode(),
                                    ffi().cast("void *", array.ctypes.data), dtype, array.ndim,
                                    _shape(array.shape)))
 

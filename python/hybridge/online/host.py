@@ -14,10 +14,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from hybridge import install
+
 STEPS_PER_DAY = 72          # dtime = 1200 s
 LOG_COLUMNS = ("step", "date", "t_mean", "de_phys", "e_sources", "e_resid", "dw_phys",
                "w_sources", "w_resid", "precip", "fallback", "qneg", "steps_per_s")
-REPO = Path(__file__).resolve().parents[3]
 
 
 class HostError(RuntimeError):
@@ -25,18 +26,11 @@ class HostError(RuntimeError):
 
 
 def find_host() -> Path:
-    """hybridge-host from env HYBRIDGE_HOST, the install prefix or the build folder."""
-    if os.environ.get("HYBRIDGE_HOST"):
-        candidates = [Path(os.environ["HYBRIDGE_HOST"])]
-    else:
-        candidates = [Path(os.environ[k]) / "bin" / "hybridge-host"
-                      for k in ("HYBRIDGE_PREFIX", "HYBRIDGE_BUILD") if os.environ.get(k)]
-        candidates.append(REPO / "build" / "bin" / "hybridge-host")
-    for c in candidates:
-        if c.is_file() and os.access(c, os.X_OK):
-            return c
-    raise HostError("hybridge-host not found (looked at " + ", ".join(str(c) for c in candidates)
-                    + "); build it with `make build` or set HYBRIDGE_HOST")
+    """hybridge-host (hybridge.install.host_executable); HostError when it is nowhere."""
+    try:
+        return install.host_executable()
+    except install.NotInstalled as e:
+        raise HostError(str(e)) from None
 
 
 def namelist_text(**keys) -> str:

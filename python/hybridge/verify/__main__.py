@@ -136,9 +136,12 @@ def _build_fortran_wrapper(comm, name: str) -> None:
 
 
 def _host(args, comm, workdir: Path, models: dict, tests) -> list:
-    from hybridge.core import build_dir
+    from hybridge import install
     from hybridge.verify.host_rows import HostSettings, host_rows
-    exe = (args.host_exe or build_dir() / "bin" / "hybridge-host").resolve()
+    try:
+        exe = (args.host_exe or install.host_executable()).resolve()
+    except install.NotInstalled as e:
+        _fail(comm, f"{e}; or pass --host-exe, or --no-host")
     if not exe.exists():
         _fail(comm, f"host model {exe} not found (build it, pass --host-exe, or --no-host)")
     s = HostSettings(exe=exe, model=models["host_model"], workdir=workdir / "host",
