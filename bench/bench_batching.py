@@ -19,6 +19,7 @@ against a matmul peak, and memory over 100,000 calls. Prints four markdown table
 Environment: HYBRIDGE_BUILD (build folder), MPIEXEC (default mpirun). About a minute on
 two cores. Ranks beyond the cores are oversubscribed (Open MPI then yields when idle).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,13 +33,13 @@ from pathlib import Path
 
 import numpy as np
 
-NCOL = 384        # the ClimSim low-resolution grid, split over the ranks
-CHUNK = 96        # fixed chunk shape (reproducible mode), a divisor of 384/1, /2, /4
-STEPS = 60        # timed steps per configuration
+NCOL = 384  # the ClimSim low-resolution grid, split over the ranks
+CHUNK = 96  # fixed chunk shape (reproducible mode), a divisor of 384/1, /2, /4
+STEPS = 60  # timed steps per configuration
 WARMUP = 5
 SMALL_CALLS = 100_000
 
-WORKER = r'''
+WORKER = r"""
 import json, os, sys, time
 import numpy as np
 from mpi4py import MPI
@@ -78,7 +79,7 @@ row = {"rss_kib": rss_kib("VmRSS"), "model_kib": rss_kib("VmRSS") - before, "ela
 rows = comm.gather(row)
 if comm.rank == 0:
     print("RESULT " + json.dumps(rows))
-'''
+"""
 
 
 def rss_kib() -> int:
@@ -89,26 +90,48 @@ def rss_kib() -> int:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
-def run_ranks(script: Path, model: Path, nranks: int, mode: str, ncol: int = NCOL, chunk: int = CHUNK,
-              device: str = "cpu") -> list[dict]:
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMP_NUM_THREADS="1")
-    cmd = [os.environ.get("MPIEXEC", "mpirun"), "--oversubscribe", "-np", str(nranks),
-           sys.executable, str(script), str(model), mode, str(ncol), str(chunk), str(STEPS),
-           str(WARMUP), device]
+def run_ranks(
+    script: Path,
+    model: Path,
+    nranks: int,
+    mode: str,
+    ncol: int = NCOL,
+    chunk: int = CHUNK,
+    device: str = "cpu",
+) -> list[dict]:
+    env = dict(
+        os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMP_NUM_THREADS="1"
+    )
+    cmd = [
+        os.environ.get("MPIEXEC", "mpirun"),
+        "--oversubscribe",
+        "-np",
+        str(nranks),
+        sys.executable,
+        str(script),
+        str(model),
+        mode,
+        str(ncol),
+        str(chunk),
+        str(STEPS),
+        str(WARMUP),
+        device,
+    ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
     if done.returncode != 0 or not lines:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stdout}\n{done.stderr}")
-    return json.loads(lines[0][len("RESULT "):])
+    return json.loads(lines[0][len("RESULT ") :])
 
 
 def batching_table(model: Path, work: Path) -> str:
     script = work / "batching_worker.py"
     script.write_text(WORKER)
-    out = ["| ranks | batching | columns/s (node) | node vs rank | RSS owner / rank 0 (MiB) "
-           "| RSS other ranks, mean (MiB) | RSS all ranks (MiB) | model+runs, all ranks (MiB) |",
-           "|---:|---|---:|---:|---:|---:|---:|---:|"]
+    out = [
+        "| ranks | batching | columns/s (node) | node vs rank | RSS owner / rank 0 (MiB) "
+        "| RSS other ranks, mean (MiB) | RSS all ranks (MiB) | model+runs, all ranks (MiB) |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for nranks in (1, 2, 4):
         rate = {}
         for mode in ("rank", "node"):
@@ -118,8 +141,10 @@ def batching_table(model: Path, work: Path) -> str:
             rss = [r["rss_kib"] / 1024 for r in rows]
             others = f"{np.mean(rss[1:]):.0f}" if nranks > 1 else "-"
             ratio = f"{rate['node'] / rate['rank']:.2f}x" if mode == "node" else ""
-            out.append(f"| {nranks} | {mode} | {rate[mode]:,.0f} | {ratio} | {rss[0]:.0f} | {others} "
-                       f"| {sum(rss):.0f} | {sum(r['model_kib'] for r in rows) / 1024:.1f} |")
+            out.append(
+                f"| {nranks} | {mode} | {rate[mode]:,.0f} | {ratio} | {rss[0]:.0f} | {others} "
+                f"| {sum(rss):.0f} | {sum(r['model_kib'] for r in rows) / 1024:.1f} |"
+            )
     return "\n".join(out)
 
 
@@ -128,12 +153,15 @@ def gpu_batching_table(model: Path, work: Path) -> str:
     (384): every rank calling the GPU itself (chunk 384) vs node batching (the owner runs
     the node's columns as one chunk). The issue-7 target is node >= 3x rank at 16 ranks."""
     import torch
+
     if not torch.cuda.is_available():
         return "No GPU visible to libtorch on this machine: table not measured."
     script = work / "batching_worker.py"
     script.write_text(WORKER)
-    out = ["| ranks | batching | columns per call | columns/s (node) | node vs rank |",
-           "|---:|---|---:|---:|---:|"]
+    out = [
+        "| ranks | batching | columns per call | columns/s (node) | node vs rank |",
+        "|---:|---|---:|---:|---:|",
+    ]
     for nranks in (8, 16):
         ncol = NCOL * nranks
         rate = {}
@@ -147,9 +175,13 @@ def gpu_batching_table(model: Path, work: Path) -> str:
 
 def mlp_flops_per_column(model_path: Path) -> int:
     import torch
+
     module = torch.jit.load(str(model_path))
-    return sum(2 * p.shape[0] * p.shape[1] for name, p in module.named_parameters()
-               if name.endswith("weight") and p.dim() == 2)
+    return sum(
+        2 * p.shape[0] * p.shape[1]
+        for name, p in module.named_parameters()
+        if name.endswith("weight") and p.dim() == 2
+    )
 
 
 def best_seconds(fn, repeats: int) -> float:
@@ -171,21 +203,26 @@ def flop_table(model: Path) -> str:
     per_column = mlp_flops_per_column(model)
     x = models.example_inputs(read_manifest(model), NCOL, seed=0)["x"]
     y = np.empty((NCOL, 128))
-    out = ["| threads | v1 MLP forward via hybridge (GFLOP/s) | matmul 384x512x512 (GFLOP/s) "
-           "| matmul 2048^3 (GFLOP/s) | MLP / matmul peak |", "|---:|---:|---:|---:|---:|"]
+    out = [
+        "| threads | v1 MLP forward via hybridge (GFLOP/s) | matmul 384x512x512 (GFLOP/s) "
+        "| matmul 2048^3 (GFLOP/s) | MLP / matmul peak |",
+        "|---:|---:|---:|---:|---:|",
+    ]
     for threads in sorted({1, os.cpu_count() or 1}):
         torch.set_num_threads(threads)
         with Model(model, options={"threads": threads}) as m:
+
             def forward():
                 for _ in range(10):
                     m.bind("input", "x", x)
                     m.bind("output", "y", y)
                     m.run_bound()
+
             mlp = 10 * per_column * NCOL / best_seconds(forward, 5) / 1e9
         a, b = torch.randn(NCOL, 512), torch.randn(512, 512)
         layer = 10 * 2 * NCOL * 512 * 512 / best_seconds(lambda: [a @ b for _ in range(10)], 5) / 1e9
         big_a, big_b = torch.randn(2048, 2048), torch.randn(2048, 2048)
-        big = 2 * 2048 ** 3 / best_seconds(lambda: big_a @ big_b, 6) / 1e9
+        big = 2 * 2048**3 / best_seconds(lambda: big_a @ big_b, 6) / 1e9
         peak = max(layer, big)  # best of the two: on a shared machine either may be slowed
         out.append(f"| {threads} | {mlp:.1f} | {layer:.1f} | {big:.1f} | {mlp / peak:.0%} |")
     return "\n".join(out)
@@ -225,12 +262,21 @@ def main() -> None:
         models.make_mlp_v1(model)
         models.make_mlp_v1(small, hidden=(32,))
         sections = [
-            ("rank vs node batching (CPU, ClimSim v1 MLP 4x512, 384 columns split over the ranks, "
-             f"chunk={CHUNK}, {STEPS} steps; rank: 1 thread per rank, node: owner threads = ranks)", batching_table(model, work)),
-            ("rank vs node batching on one GPU (ClimSim v1 MLP 4x512, 384 columns per rank, "
-             f"{STEPS} steps)", gpu_batching_table(model, work)),
-            (f"FLOP rate of the v1 MLP forward ({mlp_flops_per_column(model) / 1e6:.2f} MFLOP per "
-             f"column, {NCOL} columns) vs matmul in the same process", flop_table(model)),
+            (
+                "rank vs node batching (CPU, ClimSim v1 MLP 4x512, 384 columns split over the ranks, "
+                f"chunk={CHUNK}, {STEPS} steps; rank: 1 thread per rank, node: owner threads = ranks)",
+                batching_table(model, work),
+            ),
+            (
+                "rank vs node batching on one GPU (ClimSim v1 MLP 4x512, 384 columns per rank, "
+                f"{STEPS} steps)",
+                gpu_batching_table(model, work),
+            ),
+            (
+                f"FLOP rate of the v1 MLP forward ({mlp_flops_per_column(model) / 1e6:.2f} MFLOP per "
+                f"column, {NCOL} columns) vs matmul in the same process",
+                flop_table(model),
+            ),
             (f"memory over {SMALL_CALLS:,} runs (small MLP, 4 columns, C ABI)", memory_table(small)),
         ]
     text = "\n\n".join(f"### {title}\n\n{table}" for title, table in sections) + "\n"

@@ -13,14 +13,14 @@
 ! libtorch_paired, and the outputs of the last call of each path and batch size to
 ! OUTPUT_DIR/<path>_t<threads>_n<ncol>.f64.
 program bench_fortran
-  use, intrinsic :: iso_fortran_env, only: real64, int64, error_unit
   use, intrinsic :: iso_c_binding, only: c_int, c_int64_t, c_double, c_char, c_null_char
+  use, intrinsic :: iso_fortran_env, only: real64, int64, error_unit
   use hybridge
   implicit none
 
   interface
     ! C's rename(3): move a finished file into place in one step.
-    function c_rename(old, new) bind(c, name="rename") result(status)
+    function c_rename(old, new) bind(c, name='rename') result(status)
       import :: c_int, c_char
       character(kind=c_char), intent(in) :: old(*), new(*)
       integer(c_int) :: status
@@ -57,8 +57,9 @@ program bench_fortran
   integer, allocatable :: batch_ncol(:), batch_warmup(:), batch_reps(:)
   real(real64), allocatable :: x_all(:, :)
 
-  if (command_argument_count() /= 6) &
-    error stop "usage: bench_fortran MODEL INPUT PLAN THREADS OUT_CSV OUTPUT_DIR"
+  if (command_argument_count() /= 6) then
+    error stop 'usage: bench_fortran MODEL INPUT PLAN THREADS OUT_CSV OUTPUT_DIR'
+  end if
   model_path = argument(1)
   input_path = argument(2)
   plan_path = argument(3)
@@ -66,19 +67,19 @@ program bench_fortran
   csv_path = argument(5)
   output_dir = argument(6)
   read(threads_text, *, iostat=ios) threads
-  if (ios /= 0 .or. threads < 1) error stop "bench_fortran: THREADS must be an integer >= 1"
+  if (ios /= 0 .or. threads < 1) error stop 'bench_fortran: THREADS must be an integer >= 1'
 
   call read_plan(plan_path)
   allocate(x_all(ninput, maxval(batch_ncol)))
   call read_float64(input_path, x_all)
 
-  call hyb_load(model, model_path, device="cpu", options="threads=" // threads_text // &
+  call hyb_load(model, model_path, device='cpu', options='threads=' // threads_text // &
                 extra_options())
   call check_reference(bench_reference_load(model_path // c_null_char, int(threads, c_int)))
 
-  open(newunit=csv_unit, file=csv_path // ".tmp", status="replace", action="write", iostat=ios)
-  if (ios /= 0) error stop "bench_fortran: cannot write " // csv_path // ".tmp"
-  write(csv_unit, "(a)") "path,threads,ncol,seconds"
+  open(newunit=csv_unit, file=csv_path // '.tmp', status='replace', action='write', iostat=ios)
+  if (ios /= 0) error stop 'bench_fortran: cannot write ' // csv_path // '.tmp'
+  write(csv_unit, '(a)') 'path,threads,ncol,seconds'
   do ib = 1, nbatch
     call time_batch(batch_ncol(ib), batch_warmup(ib), batch_reps(ib))
   end do
@@ -101,27 +102,27 @@ contains
   function extra_options() result(options)
     character(len=:), allocatable :: options
     integer :: n
-    call get_environment_variable("HYBRIDGE_BENCH_OPTIONS", length=n)
+    call get_environment_variable('HYBRIDGE_BENCH_OPTIONS', length=n)
     allocate(character(len=n) :: options)
     if (n > 0) then
-      call get_environment_variable("HYBRIDGE_BENCH_OPTIONS", options)
-      options = "; " // options
+      call get_environment_variable('HYBRIDGE_BENCH_OPTIONS', options)
+      options = '; ' // options
     end if
   end function extra_options
 
   subroutine check_reference(status)
     integer(c_int), intent(in) :: status
-    if (status /= 0) error stop "bench_fortran: the raw libtorch reference failed (see above)"
+    if (status /= 0) error stop 'bench_fortran: the raw libtorch reference failed (see above)'
   end subroutine check_reference
 
   ! plan.txt: "ninput noutput", then "ncol warmup reps" per batch size until the end.
   subroutine read_plan(path)
     character(len=*), intent(in) :: path
     integer :: unit, row(3)
-    open(newunit=unit, file=path, status="old", action="read", iostat=ios)
-    if (ios /= 0) error stop "bench_fortran: cannot open plan file " // path
+    open(newunit=unit, file=path, status='old', action='read', iostat=ios)
+    if (ios /= 0) error stop 'bench_fortran: cannot open plan file ' // path
     read(unit, *, iostat=ios) ninput, noutput
-    if (ios /= 0) error stop "bench_fortran: " // path // ": first line must be 'ninput noutput'"
+    if (ios /= 0) error stop 'bench_fortran: ' // path // ": first line must be 'ninput noutput'"
     allocate(batch_ncol(0), batch_warmup(0), batch_reps(0))
     do
       read(unit, *, iostat=ios) row
@@ -132,20 +133,20 @@ contains
     end do
     close(unit)
     nbatch = size(batch_ncol)
-    if (nbatch == 0) error stop "bench_fortran: " // path // ": no 'ncol warmup reps' lines"
+    if (nbatch == 0) error stop 'bench_fortran: ' // path // ": no 'ncol warmup reps' lines"
   end subroutine read_plan
 
   subroutine read_float64(path, a)
     character(len=*), intent(in) :: path
     real(real64), intent(out) :: a(:, :)
     integer :: unit
-    open(newunit=unit, file=path, status="old", access="stream", form="unformatted", &
-         action="read", iostat=ios)
-    if (ios /= 0) error stop "bench_fortran: cannot open input file " // path
+    open(newunit=unit, file=path, status='old', access='stream', form='unformatted', &
+         action='read', iostat=ios)
+    if (ios /= 0) error stop 'bench_fortran: cannot open input file ' // path
     read(unit, iostat=ios) a
     if (ios /= 0) then
-      write(error_unit, "(a,i0,a)") "bench_fortran: " // path // ": expected ", size(a), &
-        " float64 values"
+      write(error_unit, '(a,i0,a)') 'bench_fortran: ' // path // ': expected ', size(a), &
+        ' float64 values'
       error stop 1
     end if
     close(unit)
@@ -157,8 +158,8 @@ contains
     integer, intent(in) :: ncol, warmup, reps
     real(real64), allocatable :: x(:, :), y(:, :), seconds(:, :)
     integer :: i, k
-    character(len=*), parameter :: paths(2) = [character(len=16) :: "hybridge_fortran", &
-                                                "libtorch_paired"]
+    character(len=*), parameter :: paths(2) = [character(len=16) :: 'hybridge_fortran', &
+                                                'libtorch_paired']
 
     allocate(x, source=x_all(:, 1:ncol))
     allocate(y(noutput, ncol), seconds(reps, 2))
@@ -178,8 +179,8 @@ contains
     end do
     do k = 1, 2
       do i = 1, reps
-        write(csv_unit, "(a,i0,a,es16.9)") trim(paths(k)) // "," // threads_text // ",", ncol, &
-          ",", seconds(i, k)
+        write(csv_unit, '(a,i0,a,es16.9)') trim(paths(k)) // ',' // threads_text // ',', ncol, &
+          ',', seconds(i, k)
       end do
     end do
 
@@ -220,11 +221,11 @@ contains
     character(len=24) :: suffix
     integer :: unit
 
-    write(suffix, "(a,i0,a)") "_n", ncol, ".f64"
-    y_path = output_dir // "/" // path // "_t" // threads_text // trim(suffix)
-    open(newunit=unit, file=y_path // ".tmp", status="replace", access="stream", &
-         form="unformatted", action="write", iostat=ios)
-    if (ios /= 0) error stop "bench_fortran: cannot write " // y_path // ".tmp"
+    write(suffix, '(a,i0,a)') '_n', ncol, '.f64'
+    y_path = output_dir // '/' // path // '_t' // threads_text // trim(suffix)
+    open(newunit=unit, file=y_path // '.tmp', status='replace', access='stream', &
+         form='unformatted', action='write', iostat=ios)
+    if (ios /= 0) error stop 'bench_fortran: cannot write ' // y_path // '.tmp'
     write(unit) y
     close(unit)
     call move_into_place(y_path)
@@ -233,8 +234,9 @@ contains
   ! Renames path.tmp to path.
   subroutine move_into_place(path)
     character(len=*), intent(in) :: path
-    if (c_rename(path // ".tmp" // c_null_char, path // c_null_char) /= 0) &
-      error stop "bench_fortran: cannot rename " // path // ".tmp"
+    if (c_rename(path // '.tmp' // c_null_char, path // c_null_char) /= 0) then
+      error stop 'bench_fortran: cannot rename ' // path // '.tmp'
+    end if
   end subroutine move_into_place
 
 end program bench_fortran

@@ -12,6 +12,7 @@ the two rows is the cost of coupling the emulator.
 Prints a markdown table (median steps/s over the logged steps after a warm-up) and writes it
 to OUTDIR/bench_host.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,9 @@ WARMUP_STEPS = 6
 def steps_per_second(run_dir: Path, nranks: int, steps: int, **namelist) -> float:
     run = run_host(run_dir, nranks, steps, **namelist)
     if not run.completed:
-        raise SystemExit(f"bench_host: run in {run_dir} stopped after {run.steps_survived} "
-                         f"of {steps} steps: {run.error}")
+        raise SystemExit(
+            f"bench_host: run in {run_dir} stopped after {run.steps_survived} of {steps} steps: {run.error}"
+        )
     rates = [row["steps_per_s"] for row in run.rows[WARMUP_STEPS:]]
     return statistics.median(rates)
 
@@ -47,19 +49,30 @@ def main(argv: list[str] | None = None) -> int:
     common = dict(mli_interval_steps=0, history_interval_steps=0, output_dir="output")
     rows = []
     for nranks in args.ranks:
-        conv = steps_per_second(out / f"conventional_n{nranks}", nranks, args.steps,
-                                physics_mode="conventional", **common)
-        ml = steps_per_second(out / f"ml_n{nranks}", nranks, args.steps,
-                              physics_mode="partial", ml_variables=["cam_out_SOLLD"],
-                              model_path=str(model), **common)
+        conv = steps_per_second(
+            out / f"conventional_n{nranks}", nranks, args.steps, physics_mode="conventional", **common
+        )
+        ml = steps_per_second(
+            out / f"ml_n{nranks}",
+            nranks,
+            args.steps,
+            physics_mode="partial",
+            ml_variables=["cam_out_SOLLD"],
+            model_path=str(model),
+            **common,
+        )
         rows.append((nranks, conv, ml))
-    lines = ["| ranks | conventional steps/s | + v1 MLP 4x512 steps/s | ms per step added by the emulator |",
-             "|---:|---:|---:|---:|"]
+    lines = [
+        "| ranks | conventional steps/s | + v1 MLP 4x512 steps/s | ms per step added by the emulator |",
+        "|---:|---:|---:|---:|",
+    ]
     for nranks, conv, ml in rows:
         lines.append(f"| {nranks} | {conv:.1f} | {ml:.1f} | {1e3 * (1 / ml - 1 / conv):.2f} |")
     table = "\n".join(lines)
-    header = (f"Host model, {args.steps} steps of 1200 s, 384 columns, 1 thread per rank "
-              f"(median over steps {WARMUP_STEPS + 1}..{args.steps}); `python bench/bench_host.py`\n\n")
+    header = (
+        f"Host model, {args.steps} steps of 1200 s, 384 columns, 1 thread per rank "
+        f"(median over steps {WARMUP_STEPS + 1}..{args.steps}); `python bench/bench_host.py`\n\n"
+    )
     (out / "bench_host.md").write_text(header + table + "\n")
     print(header + table)
     return 0

@@ -80,8 +80,7 @@ struct TimedPath {
 
 // Times the paths call by call in turn (a b, b a, a b, ...) after warm-up, so that a slow
 // spell of the machine hits all alike and neither always runs first.
-void time_calls(const std::vector<TimedPath> &paths, const BatchPlan &b, int threads,
-                std::ofstream &csv) {
+void time_calls(const std::vector<TimedPath> &paths, const BatchPlan &b, int threads, std::ofstream &csv) {
   using clock = std::chrono::steady_clock;
   for (int64_t i = 0; i < b.warmup; ++i)
     for (const auto &p : paths) p.call();
@@ -94,8 +93,7 @@ void time_calls(const std::vector<TimedPath> &paths, const BatchPlan &b, int thr
       seconds[k][i] = std::chrono::duration<double>(clock::now() - t0).count();
     }
   for (size_t k = 0; k < paths.size(); ++k)
-    for (double s : seconds[k])
-      csv << paths[k].name << ',' << threads << ',' << b.ncol << ',' << s << '\n';
+    for (double s : seconds[k]) csv << paths[k].name << ',' << threads << ',' << b.ncol << ',' << s << '\n';
 }
 
 }  // namespace
@@ -112,8 +110,7 @@ int main(int argc, char **argv) {
     const Plan plan = read_plan(plan_path);
     int64_t max_ncol = 0;
     for (const auto &b : plan.batches) max_ncol = std::max(max_ncol, b.ncol);
-    const std::vector<double> x_all =
-        read_float64(input_path, static_cast<size_t>(max_ncol * plan.ninput));
+    const std::vector<double> x_all = read_float64(input_path, static_cast<size_t>(max_ncol * plan.ninput));
 
     at::set_num_threads(threads);
     torch::jit::Module module = torch::jit::load(model_path, torch::kCPU);
@@ -134,16 +131,15 @@ int main(int argc, char **argv) {
       const std::vector<torch::jit::IValue> ready{wrap(x_host, plan.ninput).to(torch::kFloat32)};
       const at::Tensor x64 = wrap(x_host, plan.ninput), y64 = wrap(y_host, plan.noutput);
       at::Tensor y_ready;
-      time_calls({{"libtorch", [&] { y_ready = module.forward(ready).toTensor(); }},
-                  {"libtorch_casts",
-                   [&] { y64.copy_(module.forward({x64.to(torch::kFloat32)}).toTensor()); }}},
-                 b, threads, csv);
+      time_calls(
+          {{"libtorch", [&] { y_ready = module.forward(ready).toTensor(); }},
+           {"libtorch_casts", [&] { y64.copy_(module.forward({x64.to(torch::kFloat32)}).toTensor()); }}},
+          b, threads, csv);
 
       const at::Tensor y_ready64 = y_ready.to(torch::kFloat64).contiguous();
-      write_float64(output_file(output_dir, "libtorch", threads, b.ncol),
-                    y_ready64.data_ptr<double>(), y_host.size());
-      write_float64(output_file(output_dir, "libtorch_casts", threads, b.ncol), y_host.data(),
+      write_float64(output_file(output_dir, "libtorch", threads, b.ncol), y_ready64.data_ptr<double>(),
                     y_host.size());
+      write_float64(output_file(output_dir, "libtorch_casts", threads, b.ncol), y_host.data(), y_host.size());
     }
     csv.close();
     if (!csv || std::rename((csv_path + ".tmp").c_str(), csv_path.c_str()) != 0)

@@ -6,6 +6,7 @@ bench_libtorch.cpp times from C++, so the difference is Python's own call overhe
 Usage: python bench_python.py MODEL INPUT PLAN THREADS OUT_CSV OUTPUT_DIR
 (the files and their formats are described in bench/prepare.py and bench_libtorch.cpp).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,7 @@ def main() -> None:
     max_ncol = max(ncol for ncol, _, _ in batches)
     x_all = np.fromfile(args.input, dtype="<f8", count=max_ncol * ninput)
     if x_all.size != max_ncol * ninput:
-        raise SystemExit(f"{args.input}: expected {max_ncol * ninput} float64 values, "
-                         f"got {x_all.size}")
+        raise SystemExit(f"{args.input}: expected {max_ncol * ninput} float64 values, got {x_all.size}")
     x_all = x_all.reshape(max_ncol, ninput)
 
     torch.set_num_threads(args.threads)

@@ -13,6 +13,7 @@ same three files, so all of them time the same model on the same columns:
     ``ninput noutput`` on the first line, then one ``ncol warmup reps`` line per batch
     size: untimed warm-up calls, then timed calls. Read with list-directed I/O.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,8 +53,7 @@ def main() -> None:
     (x_spec,), (y_spec,) = manifest.inputs, manifest.outputs
     max_ncol = max(ncol for ncol, _, _ in args.batches)
     x = example_inputs(manifest, max_ncol)[x_spec.name]
-    write_replacing(args.outdir / "x.f64",
-                    lambda tmp: np.ascontiguousarray(x, dtype="<f8").tofile(tmp))
+    write_replacing(args.outdir / "x.f64", lambda tmp: np.ascontiguousarray(x, dtype="<f8").tofile(tmp))
     lines = [f"{x_spec.shape[0]} {y_spec.shape[0]}"]
     lines += [f"{ncol} {warmup} {reps}" for ncol, warmup, reps in args.batches]
     write_replacing(args.outdir / "plan.txt", lambda tmp: tmp.write_text("\n".join(lines) + "\n"))

@@ -16,6 +16,7 @@ Two views of the same run:
   cache, as in a climate model where a whole time step runs between two calls; the
   extra time there includes what hybridge's own memory traffic adds to that.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,7 @@ PATHS = {
     "python": "Python torch.jit.load, float32 tensor",
 }
 # Pairs timed call by call in one process: (path, its raw libtorch neighbour).
-PAIRS = {"casts": ("libtorch_casts", "libtorch"),
-         "hybridge": ("hybridge_fortran", "libtorch_paired")}
+PAIRS = {"casts": ("libtorch_casts", "libtorch"), "hybridge": ("hybridge_fortran", "libtorch_paired")}
 TARGET_NCOL, TARGET_RATIO = 384, 1.05  # issue 2: the bridge costs at most 5% at batch 384
 
 RAW_NAME = re.compile(r"(?P<program>\w+)_t(?P<threads>\d+)_r(?P<round>\d+)\.csv")
@@ -135,10 +135,15 @@ def build_report(workdir: Path, command: str) -> str:
     ]
 
     for threads in thread_counts:
-        lines += ["", f"## Time per call, {threads} thread{'s' if threads > 1 else ''}", "",
-                  "Median over all calls of all rounds; in brackets the ratio to raw libtorch.", "",
-                  "| columns per call | " + " | ".join(PATHS[p] for p in paths) + " |",
-                  "|---:|" + "---:|" * len(paths)]
+        lines += [
+            "",
+            f"## Time per call, {threads} thread{'s' if threads > 1 else ''}",
+            "",
+            "Median over all calls of all rounds; in brackets the ratio to raw libtorch.",
+            "",
+            "| columns per call | " + " | ".join(PATHS[p] for p in paths) + " |",
+            "|---:|" + "---:|" * len(paths),
+        ]
         for ncol in batch_sizes:
             ref = pooled_median(timings[(REFERENCE, threads, ncol)])
             cells = []
@@ -151,14 +156,19 @@ def build_report(workdir: Path, command: str) -> str:
                 cells.append(format_time(t) + ("" if p == REFERENCE else f" ({t / ref:.3f})"))
             lines.append(f"| {ncol} | " + " | ".join(cells) + " |")
 
-    lines += ["", "## What the bridge costs per call", "",
-              "From pairs of neighbouring calls in one process: extra time per call and ratio, "
-              "medians over all pairs. Casts: bench_libtorch, "
-              "float64→float32→float64 around the forward vs the forward alone. hybridge: "
-              "bench_fortran, `hyb_forward` vs raw libtorch on a ready float32 tensor.", "",
-              "| threads | columns per call | casts, extra per call | casts, ratio "
-              "| hybridge from Fortran, extra per call | hybridge, ratio |",
-              "|---:|---:|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        "## What the bridge costs per call",
+        "",
+        "From pairs of neighbouring calls in one process: extra time per call and ratio, "
+        "medians over all pairs. Casts: bench_libtorch, "
+        "float64→float32→float64 around the forward vs the forward alone. hybridge: "
+        "bench_fortran, `hyb_forward` vs raw libtorch on a ready float32 tensor.",
+        "",
+        "| threads | columns per call | casts, extra per call | casts, ratio "
+        "| hybridge from Fortran, extra per call | hybridge, ratio |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
     verdicts = []
     for threads in thread_counts:
         for ncol in batch_sizes:
@@ -171,26 +181,35 @@ def build_report(workdir: Path, command: str) -> str:
                 extra, ratio, per_round = cost
                 cells += [format_time(extra), f"{ratio:.3f}"]
                 if name == "hybridge" and ncol == TARGET_NCOL:
-                    spread = (f", rounds {min(per_round):.3f}–{max(per_round):.3f}"
-                              if len(per_round) > 1 else "")
-                    verdicts.append(f"{threads} thread{'s' if threads > 1 else ''}: {ratio:.3f}"
-                                    f"{spread} — {'met' if ratio <= TARGET_RATIO else 'NOT met'}")
+                    spread = (
+                        f", rounds {min(per_round):.3f}–{max(per_round):.3f}" if len(per_round) > 1 else ""
+                    )
+                    verdicts.append(
+                        f"{threads} thread{'s' if threads > 1 else ''}: {ratio:.3f}"
+                        f"{spread} — {'met' if ratio <= TARGET_RATIO else 'NOT met'}"
+                    )
             lines.append(f"| {threads} | {ncol} | " + " | ".join(cells) + " |")
 
     lines.append("")
     if verdicts:
-        lines.append(f"Target (issue 2), hybridge from Fortran at {TARGET_NCOL} columns at most "
-                     f"{(TARGET_RATIO - 1) * 100:.0f}% over raw libtorch: " + "; ".join(verdicts) + ".")
+        lines.append(
+            f"Target (issue 2), hybridge from Fortran at {TARGET_NCOL} columns at most "
+            f"{(TARGET_RATIO - 1) * 100:.0f}% over raw libtorch: " + "; ".join(verdicts) + "."
+        )
     else:
         lines.append("hybridge from Fortran was not measured (bench_fortran not built).")
-    mismatches = [f"{p} at {ncol} columns, {threads} thread(s)"
-                  for threads in thread_counts for ncol in batch_sizes
-                  for p in outputs_differing(workdir / "outputs", threads, ncol)]
+    mismatches = [
+        f"{p} at {ncol} columns, {threads} thread(s)"
+        for threads in thread_counts
+        for ncol in batch_sizes
+        for p in outputs_differing(workdir / "outputs", threads, ncol)
+    ]
     if mismatches:
         lines.append("Outputs NOT bit-identical to raw libtorch: " + "; ".join(mismatches) + ".")
     else:
-        lines.append("Outputs: every path gave bit-identical `y` to raw libtorch at every batch "
-                     "size and thread count.")
+        lines.append(
+            "Outputs: every path gave bit-identical `y` to raw libtorch at every batch size and thread count."
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -13,14 +13,17 @@ if(NOT Python_EXECUTABLE)
 endif()
 execute_process(
   COMMAND ${Python_EXECUTABLE} -c "import torch.utils; print(torch.utils.cmake_prefix_path)"
-  RESULT_VARIABLE _torch_status OUTPUT_VARIABLE _torch_prefix ERROR_VARIABLE _torch_error
+  RESULT_VARIABLE _torch_status
+  OUTPUT_VARIABLE _torch_prefix
+  ERROR_VARIABLE _torch_error
   OUTPUT_STRIP_TRAILING_WHITESPACE)
 if(NOT _torch_status EQUAL 0)
-  message(FATAL_ERROR
-    "hybridge builds against the torch installed in ${Python_EXECUTABLE}, which cannot "
-    "import it:\n${_torch_error}\nInstall the pinned CPU wheel there first (pip install "
-    "torch==2.13.0) and build with `pip install --no-build-isolation .`: an isolated build "
-    "environment would download another torch.")
+  message(
+    FATAL_ERROR
+      "hybridge builds against the torch installed in ${Python_EXECUTABLE}, which cannot "
+      "import it:\n${_torch_error}\nInstall the pinned CPU wheel there first (pip install "
+      "torch==2.13.0) and build with `pip install --no-build-isolation .`: an isolated build "
+      "environment would download another torch.")
 endif()
 list(APPEND CMAKE_PREFIX_PATH ${_torch_prefix})
 message(STATUS "hybridge: torch from ${Python_EXECUTABLE}: ${_torch_prefix}")

@@ -55,7 +55,8 @@ class Registry {
     std::lock_guard<std::mutex> busy(slot->mutex);
     if (slot->engine.run_in_flight())
       throw Error(HYB_ERR_ORDER, "a run started with hyb_model_run_start is in flight on handle " +
-                                     std::to_string(id) + "; call hyb_model_run_finish before hyb_model_free");
+                                     std::to_string(id) +
+                                     "; call hyb_model_run_finish before hyb_model_free");
     std::lock_guard<std::mutex> lock(mutex_);
     if (!live_.erase(id))  // another thread freed it while this one waited
       throw Error(HYB_ERR_HANDLE, "handle " + std::to_string(id) + " was freed already (double free)");
@@ -68,8 +69,9 @@ class Registry {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = live_.find(id);
     if (it != live_.end()) return it->second;
-    throw Error(HYB_ERR_HANDLE, freed_.count(id) ? "handle " + std::to_string(id) + " was freed already (double free)"
-                                                 : describe_dead(id));
+    throw Error(HYB_ERR_HANDLE, freed_.count(id)
+                                    ? "handle " + std::to_string(id) + " was freed already (double free)"
+                                    : describe_dead(id));
   }
 
   std::string describe_dead(int64_t id) const {
@@ -121,7 +123,8 @@ int with_model(const char *call, hyb_model model, F &&f, bool in_flight_ok = fal
   return guarded(call, [&] {
     std::shared_ptr<Slot> slot = registry().get(model);
     std::lock_guard<std::mutex> lock(slot->mutex);
-    if (slot->freed) throw Error(HYB_ERR_HANDLE, "handle " + std::to_string(model) + " was freed (hyb_model_free)");
+    if (slot->freed)
+      throw Error(HYB_ERR_HANDLE, "handle " + std::to_string(model) + " was freed (hyb_model_free)");
     if (!in_flight_ok) slot->engine.require_idle(call);
     f(slot->engine);
   });
@@ -151,8 +154,7 @@ void copy_whole(const std::string &s, char *buf, int64_t buflen, const char *wha
   std::memcpy(buf, s.c_str(), s.size() + 1);
 }
 
-hyb::HostArray host_array(const std::string &what, void *data, int dtype, int ndim,
-                          const int64_t *shape) {
+hyb::HostArray host_array(const std::string &what, void *data, int dtype, int ndim, const int64_t *shape) {
   if (ndim < 1 || ndim > HYB_MAX_NDIM)
     throw Error(HYB_ERR_SHAPE, what + ": ndim " + std::to_string(ndim) + " outside 1.." +
                                    std::to_string(HYB_MAX_NDIM) + " (column axis included)");
@@ -168,8 +170,8 @@ const hyb::TensorSpec &spec_at(const hyb::Engine &e, int role, int index) {
   const auto &specs = e.manifest().tensors.specs(hyb::role_from_code(role));
   if (index < 0 || index >= static_cast<int>(specs.size()))
     throw Error(HYB_ERR_ARGUMENT, "index " + std::to_string(index) + " outside 0.." +
-                                      std::to_string(static_cast<int>(specs.size()) - 1) + " (the model has " +
-                                      std::to_string(specs.size()) + " " +
+                                      std::to_string(static_cast<int>(specs.size()) - 1) +
+                                      " (the model has " + std::to_string(specs.size()) + " " +
                                       hyb::role_name(hyb::role_from_code(role)) + " tensor(s))");
   return specs[index];
 }
@@ -233,8 +235,8 @@ int hyb_model_set_comm(hyb_model model, int fortran_comm) {
   return with_model("hyb_model_set_comm", model, [&](hyb::Engine &e) { e.set_comm(fortran_comm); });
 }
 
-int hyb_model_declare(hyb_model model, int role, const char *name, int dtype, int ndim,
-                      const int64_t *shape, int batch_axis) {
+int hyb_model_declare(hyb_model model, int role, const char *name, int dtype, int ndim, const int64_t *shape,
+                      int batch_axis) {
   return with_model("hyb_model_declare", model, [&](hyb::Engine &e) {
     require(name, "name");
     const hyb::Role r = hyb::role_from_code(role);
@@ -264,9 +266,8 @@ int hyb_model_free(hyb_model model) {
 }
 
 int hyb_model_manifest(hyb_model model, char *buf, int64_t buflen, int64_t *full_len) {
-  return with_model("hyb_model_manifest", model, [&](hyb::Engine &e) {
-    copy_truncated(e.manifest().text, buf, buflen, full_len);
-  });
+  return with_model("hyb_model_manifest", model,
+                    [&](hyb::Engine &e) { copy_truncated(e.manifest().text, buf, buflen, full_len); });
 }
 
 int hyb_model_count(hyb_model model, int role, int *n) {
@@ -276,8 +277,8 @@ int hyb_model_count(hyb_model model, int role, int *n) {
   });
 }
 
-int hyb_model_tensor_info(hyb_model model, int role, int index, char *name, int64_t namelen,
-                          int *dtype, int *ndim, int64_t *shape, int *batch_axis) {
+int hyb_model_tensor_info(hyb_model model, int role, int index, char *name, int64_t namelen, int *dtype,
+                          int *ndim, int64_t *shape, int *batch_axis) {
   return with_model("hyb_model_tensor_info", model, [&](hyb::Engine &e) {
     const hyb::TensorSpec &s = spec_at(e, role, index);
     if (name) copy_whole(s.name, name, namelen, "name buffer");
@@ -297,8 +298,8 @@ int hyb_model_layout_count(hyb_model model, int role, const char *tensor, int *n
   });
 }
 
-int hyb_model_layout_var(hyb_model model, int role, const char *tensor, int index, char *var,
-                         int64_t varlen, int64_t *offset, int64_t *size) {
+int hyb_model_layout_var(hyb_model model, int role, const char *tensor, int index, char *var, int64_t varlen,
+                         int64_t *offset, int64_t *size) {
   return with_model("hyb_model_layout_var", model, [&](hyb::Engine &e) {
     require(tensor, "tensor");
     const auto &layout = e.manifest().tensors.at(hyb::role_from_code(role), tensor).layout;
@@ -338,7 +339,8 @@ int hyb_model_run_start(hyb_model model) {
 }
 
 int hyb_model_run_finish(hyb_model model) {
-  return with_model("hyb_model_run_finish", model, [&](hyb::Engine &e) { e.run_finish(); }, /*in_flight_ok=*/true);
+  return with_model(
+      "hyb_model_run_finish", model, [&](hyb::Engine &e) { e.run_finish(); }, /*in_flight_ok=*/true);
 }
 
 int hyb_model_get_state(hyb_model model, const char *name, void *data, int dtype, int ndim,
@@ -354,8 +356,8 @@ int hyb_model_set_state(hyb_model model, const char *name, const void *data, int
   return with_model("hyb_model_set_state", model, [&](hyb::Engine &e) {
     require(name, "name");
     // The engine only reads from a state it is given.
-    e.set_state(name, host_array(std::string("state '") + name + "'", const_cast<void *>(data), dtype,
-                                 ndim, shape));
+    e.set_state(
+        name, host_array(std::string("state '") + name + "'", const_cast<void *>(data), dtype, ndim, shape));
   });
 }
 

@@ -62,7 +62,8 @@ class GraphedBackend : public ModelBackend {
   std::vector<torch::Tensor> forward(const std::vector<torch::Tensor> &args) override {
     for (const auto &a : args)
       if (!a.is_cuda())
-        throw Error(HYB_ERR_DEVICE, "cuda_graphs: an argument is on " + a.device().str() + ", not on the GPU");
+        throw Error(HYB_ERR_DEVICE,
+                    "cuda_graphs: an argument is on " + a.device().str() + ", not on the GPU");
     Shapes key;
     for (const auto &a : args) key.emplace_back(a.sizes().vec(), a.scalar_type());
     auto it = graphs_.find(key);
@@ -107,7 +108,8 @@ class GraphedBackend : public ModelBackend {
       if (capturing) abandon_capture(side, device, pool);
       throw Error(HYB_ERR_RUNTIME, std::string("cuda_graphs: capturing the model's forward failed (a model "
                                                "that synchronizes with the host cannot be captured; set "
-                                               "cuda_graphs=off): ") + e.what());
+                                               "cuda_graphs=off): ") +
+                                       e.what());
     }
     side.synchronize();
     return g;

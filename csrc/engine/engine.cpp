@@ -38,8 +38,8 @@ std::string what(Role role, const std::string &name) {
 int64_t parse_count(const std::string &key, const std::string &value, int64_t min) {
   if (value.empty() || value.size() > 9 || value.find_first_not_of("0123456789") != std::string::npos ||
       std::stoll(value) < min)
-    throw Error(HYB_ERR_ARGUMENT, "option " + key + ": value '" + value +
-                                      "' is not an integer >= " + std::to_string(min));
+    throw Error(HYB_ERR_ARGUMENT,
+                "option " + key + ": value '" + value + "' is not an integer >= " + std::to_string(min));
   return std::stoll(value);
 }
 
@@ -71,7 +71,9 @@ torch::Tensor host_view(const HostArray &a, int64_t first, int64_t n, const torc
                               .device(a.on_device ? device : torch::Device(torch::kCPU)));
 }
 
-torch::Tensor whole(const HostArray &a, const torch::Device &device) { return host_view(a, 0, a.shape[0], device); }
+torch::Tensor whole(const HostArray &a, const torch::Device &device) {
+  return host_view(a, 0, a.shape[0], device);
+}
 
 // Every difference between what the caller declared and what the model file says, in one error.
 void require_declarations_match(const TensorSet &declared, const TensorSet &model, const std::string &path) {
@@ -121,7 +123,8 @@ std::string describe_feature(const TensorSpec &s, int64_t flat) {
   }
   const int64_t last = s.shape.empty() ? 0 : flat % s.shape.back();
   for (const auto &v : s.layout)
-    if (last >= v.offset && last < v.offset + v.size) out << " (" << v.name << " index " << last - v.offset << ")";
+    if (last >= v.offset && last < v.offset + v.size)
+      out << " (" << v.name << " index " << last - v.offset << ")";
   return out.str();
 }
 
@@ -139,8 +142,9 @@ void Engine::require_loaded() const {
 
 void Engine::require_idle(const char *what) const {
   if (run_in_flight())
-    throw Error(HYB_ERR_ORDER, std::string(what) + ": a run started with hyb_model_run_start is in flight; "
-                                                   "call hyb_model_run_finish first");
+    throw Error(HYB_ERR_ORDER, std::string(what) +
+                                   ": a run started with hyb_model_run_start is in flight; "
+                                   "call hyb_model_run_finish first");
 }
 
 torch::Device Engine::state_device() const {
@@ -153,8 +157,8 @@ void Engine::set_option(const std::string &key, const std::string &value) {
   require_idle("set_option");
   auto before_load = [&] {
     if (loaded())
-      throw Error(HYB_ERR_ORDER, "option " + key + " must be set before hyb_model_load (model " +
-                                     path_ + " is already loaded)");
+      throw Error(HYB_ERR_ORDER, "option " + key + " must be set before hyb_model_load (model " + path_ +
+                                     " is already loaded)");
   };
   if (key == "device") {
     before_load();
@@ -186,23 +190,26 @@ void Engine::set_option(const std::string &key, const std::string &value) {
       throw Error(HYB_ERR_ARGUMENT, "option heap: value '" + value + "' is not one of keep, system");
     options_.keep_heap = value == "keep";
   } else {
-    throw Error(HYB_ERR_ARGUMENT, "unknown option '" + key +
-                                      "'; options are device, threads, nonfinite, chunk, batching, cuda_graphs, heap");
+    throw Error(HYB_ERR_ARGUMENT,
+                "unknown option '" + key +
+                    "'; options are device, threads, nonfinite, chunk, batching, cuda_graphs, heap");
   }
 }
 
 void Engine::set_comm(int fortran_comm) {
   if (loaded())
-    throw Error(HYB_ERR_ORDER, "hyb_model_set_comm must come before hyb_model_load (model " + path_ +
-                                   " is already loaded)");
+    throw Error(HYB_ERR_ORDER,
+                "hyb_model_set_comm must come before hyb_model_load (model " + path_ + " is already loaded)");
   check_fortran_comm(fortran_comm);
   fortran_comm_ = fortran_comm;
 }
 
 void Engine::declare(Role role, TensorSpec spec) {
   if (loaded())
-    throw Error(HYB_ERR_ORDER, "declare " + what(role, spec.name) + ": declarations must come before "
-                               "hyb_model_load (model " + path_ + " is already loaded)");
+    throw Error(HYB_ERR_ORDER, "declare " + what(role, spec.name) +
+                                   ": declarations must come before "
+                                   "hyb_model_load (model " +
+                                   path_ + " is already loaded)");
   try {
     spec.validate(role);
   } catch (const Error &e) {
@@ -210,14 +217,17 @@ void Engine::declare(Role role, TensorSpec spec) {
   }
   for (Role r : kRoles)
     if (declared_.find(r, spec.name))
-      throw Error(HYB_ERR_ARGUMENT, "declaration of " + what(role, spec.name) + ": the name is already "
-                                    "declared as " + role_name(r));
+      throw Error(HYB_ERR_ARGUMENT, "declaration of " + what(role, spec.name) +
+                                        ": the name is already "
+                                        "declared as " +
+                                        role_name(r));
   declared_.specs(role).push_back(std::move(spec));
 }
 
 void Engine::load(const std::string &path) {
   if (loaded())
-    throw Error(HYB_ERR_ORDER, "this handle already holds model " + path_ + "; create a new handle for " + path);
+    throw Error(HYB_ERR_ORDER,
+                "this handle already holds model " + path_ + "; create a new handle for " + path);
   // First, on every rank: device=auto is collective over the communicator, so it must come
   // before anything one rank can fail alone (the file, the manifest, the owner-only load).
   device_ = resolve_device(options_.device, fortran_comm_);
@@ -237,7 +247,8 @@ void Engine::load(const std::string &path) {
 // own declarations against it. Collective over the node.
 void Engine::load_node(const std::string &path) {
   if (!fortran_comm_)
-    throw Error(HYB_ERR_ORDER, "batching=node needs the communicator (hyb_model_set_comm) before hyb_model_load");
+    throw Error(HYB_ERR_ORDER,
+                "batching=node needs the communicator (hyb_model_set_comm) before hyb_model_load");
   auto node = std::make_unique<NodeGroup>(*fortran_comm_);
   int status = HYB_OK;
   std::string message;
@@ -287,8 +298,9 @@ void Engine::load_backend(const std::string &path) {
   if (!backend->manifest_text().empty()) {
     manifest = Manifest::parse(backend->manifest_text(), path);
     if (manifest.checksum.empty())
-      throw Error(HYB_ERR_MANIFEST, path + ": the manifest has no checksum (save the model with "
-                                           "hybridge.manifest.save_model)");
+      throw Error(HYB_ERR_MANIFEST, path +
+                                        ": the manifest has no checksum (save the model with "
+                                        "hybridge.manifest.save_model)");
     const std::string actual = weights_checksum(backend->named_weights());
     if (actual != manifest.checksum)
       throw Error(HYB_ERR_MANIFEST, path + ": checksum mismatch: the manifest says " + manifest.checksum +
@@ -297,13 +309,15 @@ void Engine::load_backend(const std::string &path) {
     require_declarations_match(declared_, manifest.tensors, path);
   } else {
     if (declared_.specs(Role::Input).empty() || declared_.specs(Role::Output).empty())
-      throw Error(HYB_ERR_MANIFEST, path + " has no hybridge_manifest.json; declare its inputs and "
-                                           "outputs (hyb_model_declare) before loading it");
+      throw Error(HYB_ERR_MANIFEST, path +
+                                        " has no hybridge_manifest.json; declare its inputs and "
+                                        "outputs (hyb_model_declare) before loading it");
     manifest = Manifest::from_declarations(declared_, std::filesystem::path(path).stem().string());
   }
   if (options_.cuda_graphs && options_.chunk == 0)
-    throw Error(HYB_ERR_ARGUMENT, "cuda_graphs=on needs chunk=N: every call then has one batch shape and "
-                                  "replays one graph (each new shape would capture and keep another)");
+    throw Error(HYB_ERR_ARGUMENT,
+                "cuda_graphs=on needs chunk=N: every call then has one batch shape and "
+                "replays one graph (each new shape would capture and keep another)");
   if (options_.cuda_graphs && !device_.is_cuda() && options_.device != "auto")
     throw Error(HYB_ERR_DEVICE, "cuda_graphs=on needs a CUDA device; this model runs on " + device_.str() +
                                     " (with device=auto it is ignored where no GPU is found)");
@@ -317,9 +331,10 @@ void Engine::load_backend(const std::string &path) {
     dry_run();
   } catch (const Error &e) {
     backend_.reset();
-    const std::string source = manifest_.from_model_file ? "its manifest" : "the declarations (no manifest in the file)";
-    throw Error(HYB_ERR_MANIFEST, path + ": a dry run with 2 zero columns shaped as " + source +
-                                      " failed: " + e.what());
+    const std::string source =
+        manifest_.from_model_file ? "its manifest" : "the declarations (no manifest in the file)";
+    throw Error(HYB_ERR_MANIFEST,
+                path + ": a dry run with 2 zero columns shaped as " + source + " failed: " + e.what());
   }
   if (options_.cuda_graphs && device_.is_cuda()) backend_ = with_cuda_graphs(std::move(backend_));
 }
@@ -341,9 +356,10 @@ void Engine::check_model_returns(const std::vector<torch::Tensor> &returned, int
   const auto &outputs = manifest_.tensors.specs(Role::Output);
   const auto &states = manifest_.tensors.specs(Role::State);
   if (returned.size() != outputs.size() + states.size())
-    throw Error(HYB_ERR_RUNTIME, std::string(when) + ": the model returned " + std::to_string(returned.size()) +
-                                     " tensor(s); expected " + std::to_string(outputs.size()) +
-                                     " output(s) + " + std::to_string(states.size()) + " new state(s)");
+    throw Error(HYB_ERR_RUNTIME, std::string(when) + ": the model returned " +
+                                     std::to_string(returned.size()) + " tensor(s); expected " +
+                                     std::to_string(outputs.size()) + " output(s) + " +
+                                     std::to_string(states.size()) + " new state(s)");
   for (size_t i = 0; i < returned.size(); ++i) {
     const bool is_output = i < outputs.size();
     const TensorSpec &s = is_output ? outputs[i] : states[i - outputs.size()];
@@ -388,15 +404,18 @@ void Engine::bind(Role role, const std::string &name, const HostArray &array) {
   require_idle("bind");
   try {
     if (role == Role::State)
-      throw Error(HYB_ERR_ARGUMENT, "state '" + name + "' cannot be bound; the engine keeps recurrent "
-                                    "state (hyb_model_get_state / hyb_model_set_state)");
+      throw Error(HYB_ERR_ARGUMENT, "state '" + name +
+                                        "' cannot be bound; the engine keeps recurrent "
+                                        "state (hyb_model_get_state / hyb_model_set_state)");
     const TensorSpec &spec = manifest_.tensors.at(role, name);
     check_host_array(spec, role, array);
     if (array.on_device && (node_ || !device_.is_cuda()))
-      throw Error(HYB_ERR_DEVICE, what(role, name) + ": a device pointer was bound (hyb_model_bind_device) but "
-                                  "this model runs on " + device_name_ +
-                                  (node_ ? " with batching=node, which gathers host arrays" : "") +
-                                  "; bind host arrays (hyb_model_bind)");
+      throw Error(HYB_ERR_DEVICE, what(role, name) +
+                                      ": a device pointer was bound (hyb_model_bind_device) but "
+                                      "this model runs on " +
+                                      device_name_ +
+                                      (node_ ? " with batching=node, which gathers host arrays" : "") +
+                                      "; bind host arrays (hyb_model_bind)");
   } catch (const Error &e) {
     bind_failed(e);
     throw;
@@ -422,16 +441,17 @@ int64_t Engine::check_bindings() const {
     for (const auto &s : manifest_.tensors.specs(r)) {
       auto it = bound.find(s.name);
       if (it == bound.end())
-        throw Error(HYB_ERR_ORDER, what(r, s.name) + " is not bound (hyb_model_bind); "
-                                   "every input and output must be bound before each run");
+        throw Error(HYB_ERR_ORDER, what(r, s.name) +
+                                       " is not bound (hyb_model_bind); "
+                                       "every input and output must be bound before each run");
       const int64_t n = it->second.shape[0];
       if (ncol < 0) {
         ncol = n;
         first = what(r, s.name);
       } else if (n != ncol) {
-        throw Error(HYB_ERR_SHAPE, what(r, s.name) + " is bound with ncol=" +
-                                       std::to_string(n) + " but " + first + " with ncol=" +
-                                       std::to_string(ncol) + "; all inputs and outputs share ncol");
+        throw Error(HYB_ERR_SHAPE, what(r, s.name) + " is bound with ncol=" + std::to_string(n) + " but " +
+                                       first + " with ncol=" + std::to_string(ncol) +
+                                       "; all inputs and outputs share ncol");
       }
     }
   }
@@ -459,8 +479,8 @@ void Engine::check_nonfinite(const TensorSpec &spec, const HostArray &a) {
   const std::string kind = std::isnan(v) ? "NaN" : (v > 0 ? "+Inf" : "-Inf");
   throw Error(HYB_ERR_NONFINITE,
               "input '" + spec.name + "': " + kind + " at column " + std::to_string(first / per_column) +
-                  ", " + describe_feature(spec, first % per_column) + " (0-based; " +
-                  std::to_string(count) + " non-finite value(s) in this input); nonfinite=reject");
+                  ", " + describe_feature(spec, first % per_column) + " (0-based; " + std::to_string(count) +
+                  " non-finite value(s) in this input); nonfinite=reject");
 }
 
 void Engine::start_state(int64_t ncol) {
@@ -469,8 +489,8 @@ void Engine::start_state(int64_t ncol) {
   if (state_ncol_ < 0) {
     state_.clear();
     for (const auto &s : states)
-      state_.push_back(torch::zeros(host_shape(s, ncol),
-                                    torch::TensorOptions().dtype(scalar_type(s.dtype)).device(state_device())));
+      state_.push_back(torch::zeros(
+          host_shape(s, ncol), torch::TensorOptions().dtype(scalar_type(s.dtype)).device(state_device())));
     state_ncol_ = ncol;
   } else if (state_ncol_ != ncol) {
     throw Error(HYB_ERR_SHAPE, "the recurrent state holds ncol=" + std::to_string(state_ncol_) +
@@ -480,7 +500,8 @@ void Engine::start_state(int64_t ncol) {
 }
 
 void Engine::apply_threads() const {
-  if (options_.threads > 0 && at::get_num_threads() != options_.threads) at::set_num_threads(options_.threads);
+  if (options_.threads > 0 && at::get_num_threads() != options_.threads)
+    at::set_num_threads(options_.threads);
 }
 
 int64_t Engine::prepare_run() {
@@ -554,16 +575,19 @@ void Engine::run_rank(bool prepared) {
   } clear{*this};
   const int64_t ncol = prepared ? check_bindings() : prepare_run();
   std::vector<torch::Tensor> inputs, outputs, next_state;
-  for (const auto &s : manifest_.tensors.specs(Role::Input)) inputs.push_back(whole(inputs_.at(s.name), device_));
-  for (const auto &s : manifest_.tensors.specs(Role::Output)) outputs.push_back(whole(outputs_.at(s.name), device_));
+  for (const auto &s : manifest_.tensors.specs(Role::Input))
+    inputs.push_back(whole(inputs_.at(s.name), device_));
+  for (const auto &s : manifest_.tensors.specs(Role::Output))
+    outputs.push_back(whole(outputs_.at(s.name), device_));
   // New state goes to fresh tensors and replaces the old only when every chunk succeeded.
   for (const auto &t : state_) next_state.push_back(torch::empty_like(t));
   forward_columns(inputs, state_, ncol, outputs, next_state);
   state_ = std::move(next_state);
 }
 
-void Engine::forward_columns(const std::vector<torch::Tensor> &inputs, const std::vector<torch::Tensor> &state,
-                             int64_t ncol, const std::vector<torch::Tensor> &outputs,
+void Engine::forward_columns(const std::vector<torch::Tensor> &inputs,
+                             const std::vector<torch::Tensor> &state, int64_t ncol,
+                             const std::vector<torch::Tensor> &outputs,
                              const std::vector<torch::Tensor> &next_state) {
   const auto on_stream = stream_->guard();
   const int64_t batch = options_.chunk > 0 ? options_.chunk : ncol;
@@ -613,7 +637,8 @@ void Engine::run_chunk(const std::vector<torch::Tensor> &inputs, const std::vect
   for (size_t i = 0; i < returned.size(); ++i) {
     const bool is_output = i < output_specs.size();
     const TensorSpec &s = is_output ? output_specs[i] : state_specs[i - output_specs.size()];
-    const torch::Tensor target = (is_output ? outputs[i] : next_state[i - output_specs.size()]).narrow(0, first, n);
+    const torch::Tensor target =
+        (is_output ? outputs[i] : next_state[i - output_specs.size()]).narrow(0, first, n);
     torch::Tensor rows = returned[i].movedim(s.batch_axis, 0).narrow(0, 0, n);
     if (rows.device() != target.device() && target.is_cpu()) rows = download_pinned(rows);
     copies.emplace_back(target, rows);
@@ -637,8 +662,10 @@ void Engine::node_start() {
   int64_t ncol = 0;
   auto [status, message] = status_of([&] {
     ncol = prepare_run();
-    for (const auto &s : input_specs) r.mine.push_back(model_dtype_rows(whole(inputs_.at(s.name), device_), s));
-    for (size_t i = 0; i < state_specs.size(); ++i) r.mine.push_back(model_dtype_rows(state_[i], state_specs[i]));
+    for (const auto &s : input_specs)
+      r.mine.push_back(model_dtype_rows(whole(inputs_.at(s.name), device_), s));
+    for (size_t i = 0; i < state_specs.size(); ++i)
+      r.mine.push_back(model_dtype_rows(state_[i], state_specs[i]));
   });
   try {
     r.ncol_by_rank = node_->agree(status, message, ncol, "checking the inputs");
@@ -657,7 +684,8 @@ void Engine::node_start() {
     });
     node_->agree_with_owner(status, message, "allocating the node's batch");
     for (size_t i = 0; i < r.mine.size(); ++i)
-      node_->start_gather(r.mine[i], node_->owner() ? r.batch_in[i] : torch::Tensor(), r.ncol_by_rank, r.gathers);
+      node_->start_gather(r.mine[i], node_->owner() ? r.batch_in[i] : torch::Tensor(), r.ncol_by_rank,
+                          r.gathers);
     if (node_->owner()) {
       // A failure from here on is reported in node_finish, where every rank listens.
       std::tie(r.owner_status, r.owner_message) = status_of([&] { NodeGroup::wait(r.gathers); });

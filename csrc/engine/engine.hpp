@@ -33,8 +33,8 @@ struct Options {
   std::string device = "cpu";  // cpu | cuda | cuda:N | auto
   int threads = 0;             // libtorch intra-op threads (process-wide); 0: its default
   bool reject_nonfinite = true;
-  int64_t chunk = 0;           // 0: the whole batch in one forward; N: fixed chunks of N
-                               // (reproducible mode: also deterministic settings on CUDA)
+  int64_t chunk = 0;              // 0: the whole batch in one forward; N: fixed chunks of N
+                                  // (reproducible mode: also deterministic settings on CUDA)
   std::string batching = "rank";  // rank | node
   bool cuda_graphs = false;       // replay the forward as a CUDA graph (cuda_graph.hpp)
   bool keep_heap = true;          // heap=keep: freed heap stays mapped between calls (heap.hpp)
@@ -87,8 +87,7 @@ class Engine {
  private:
   void require_loaded() const;
   void check_host_array(const TensorSpec &spec, Role role, const HostArray &array) const;
-  void check_model_returns(const std::vector<torch::Tensor> &returned, int64_t batch,
-                           const char *when) const;
+  void check_model_returns(const std::vector<torch::Tensor> &returned, int64_t batch, const char *when) const;
   void dry_run();
   int64_t check_bindings() const;
   void check_nonfinite(const TensorSpec &spec, const HostArray &array);
@@ -100,8 +99,8 @@ class Engine {
   void forward_columns(const std::vector<torch::Tensor> &inputs, const std::vector<torch::Tensor> &state,
                        int64_t ncol, const std::vector<torch::Tensor> &outputs,
                        const std::vector<torch::Tensor> &next_state);
-  void run_chunk(const std::vector<torch::Tensor> &inputs, const std::vector<torch::Tensor> &state, int64_t first,
-                 int64_t n, int64_t batch, const std::vector<torch::Tensor> &outputs,
+  void run_chunk(const std::vector<torch::Tensor> &inputs, const std::vector<torch::Tensor> &state,
+                 int64_t first, int64_t n, int64_t batch, const std::vector<torch::Tensor> &outputs,
                  const std::vector<torch::Tensor> &next_state);
   torch::Tensor to_model(const torch::Tensor &host, const TensorSpec &s, size_t slot);
   // rank batching: this rank's bound arrays, all on this rank.
@@ -129,10 +128,10 @@ class Engine {
   Manifest manifest_;
   torch::Device device_{torch::kCPU};
   std::map<std::string, HostArray> inputs_, outputs_;  // cleared after each run
-  std::optional<Error> failed_bind_;  // batching=node: a bind failed since the last run
-  std::vector<torch::Tensor> state_;  // per state, host layout [ncol, ...], model dtype, on device_
+  std::optional<Error> failed_bind_;                   // batching=node: a bind failed since the last run
+  std::vector<torch::Tensor> state_;         // per state, host layout [ncol, ...], model dtype, on device_
   std::vector<torch::Tensor> cast_buffers_;  // per model argument: CPU casts reused call to call
-  int64_t state_ncol_ = -1;           // -1: no state yet (after load or reset)
+  int64_t state_ncol_ = -1;                  // -1: no state yet (after load or reset)
   int64_t nonfinite_count_ = 0;
 
   // A run between run_start and run_finish.
@@ -140,9 +139,9 @@ class Engine {
   std::future<void> compute_;  // the worker thread's forward (rank mode; the owner in node mode)
   struct NodeRun {
     std::vector<int64_t> ncol_by_rank;
-    std::vector<torch::Tensor> mine;              // this rank's inputs then states, model dtype
-    std::vector<torch::Tensor> batch_in;          // owner: the node's inputs then states
-    std::vector<torch::Tensor> batch_out;         // owner: the node's outputs then new states
+    std::vector<torch::Tensor> mine;       // this rank's inputs then states, model dtype
+    std::vector<torch::Tensor> batch_in;   // owner: the node's inputs then states
+    std::vector<torch::Tensor> batch_out;  // owner: the node's outputs then new states
     std::vector<NodeGroup::Gather> gathers;
     int owner_status = HYB_OK;  // owner: a failure after the ranks agreed, told in node_finish
     std::string owner_message;

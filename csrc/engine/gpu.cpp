@@ -29,13 +29,14 @@ torch::Tensor upload_pinned(const torch::Tensor &host, torch::ScalarType dtype, 
 }
 
 torch::Tensor download_pinned(const torch::Tensor &on_device) {
-  torch::Tensor pinned =
-      torch::empty(on_device.sizes(), torch::TensorOptions().dtype(on_device.scalar_type()).pinned_memory(true));
+  torch::Tensor pinned = torch::empty(
+      on_device.sizes(), torch::TensorOptions().dtype(on_device.scalar_type()).pinned_memory(true));
   pinned.copy_(on_device, /*non_blocking=*/true);
   return pinned;
 }
 
-torch::Tensor host_buffer(const std::vector<int64_t> &shape, torch::ScalarType dtype, const torch::Device &model_device) {
+torch::Tensor host_buffer(const std::vector<int64_t> &shape, torch::ScalarType dtype,
+                          const torch::Device &model_device) {
   return torch::empty(shape, torch::TensorOptions().dtype(dtype).pinned_memory(model_device.is_cuda()));
 }
 

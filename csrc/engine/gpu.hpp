@@ -34,7 +34,8 @@ torch::Tensor upload_pinned(const torch::Tensor &host, torch::ScalarType dtype, 
 torch::Tensor download_pinned(const torch::Tensor &on_device);
 
 // An empty host tensor, pinned when the model runs on CUDA (node batching's gather buffers).
-torch::Tensor host_buffer(const std::vector<int64_t> &shape, torch::ScalarType dtype, const torch::Device &model_device);
+torch::Tensor host_buffer(const std::vector<int64_t> &shape, torch::ScalarType dtype,
+                          const torch::Device &model_device);
 
 // Reproducible mode on CUDA: no TF32 in cuBLAS or cuDNN, no cuDNN autotuning, only
 // deterministic algorithms (cuBLAS then needs CUBLAS_WORKSPACE_CONFIG, set here when the

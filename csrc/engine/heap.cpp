@@ -14,8 +14,8 @@ namespace {
 
 // The job's own choice wins: a run script that sets any malloc parameter has tuned the heap.
 bool job_sets_malloc() {
-  for (const char *name : {"MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TOP_PAD_",
-                           "MALLOC_MMAP_MAX_"})
+  for (const char *name :
+       {"MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_"})
     if (std::getenv(name)) return true;
   const char *tunables = std::getenv("GLIBC_TUNABLES");
   return tunables && std::strstr(tunables, "glibc.malloc.");

@@ -37,13 +37,11 @@ std::string get_string(const json &v, const std::string &path) {
 }
 
 int64_t get_int(const json &v, const std::string &path) {
-  if (!v.is_number_integer())
-    fail("manifest field '" + path + "' must be an integer, got " + v.dump());
+  if (!v.is_number_integer()) fail("manifest field '" + path + "' must be an integer, got " + v.dump());
   return v.get<int64_t>();
 }
 
-void reject_unknown_keys(const json &obj, const std::set<std::string> &known,
-                         const std::string &path) {
+void reject_unknown_keys(const json &obj, const std::set<std::string> &known, const std::string &path) {
   for (auto it = obj.begin(); it != obj.end(); ++it)
     if (!known.count(it.key())) fail("manifest has an unknown field '" + path + "." + it.key() + "'");
 }
@@ -64,9 +62,8 @@ TensorSpec parse_spec(const json &j, const std::string &path) {
     s.dtype = Dtype::Float64;
   else
     fail(path + " '" + s.name + "': dtype '" + dtype + "' is not float32 or float64");
-  s.batch_axis = j.contains("batch_axis")
-                     ? static_cast<int>(get_int(j["batch_axis"], path + ".batch_axis"))
-                     : 0;
+  s.batch_axis =
+      j.contains("batch_axis") ? static_cast<int>(get_int(j["batch_axis"], path + ".batch_axis")) : 0;
   if (j.contains("layout")) {
     const json &layout = j["layout"];
     if (!layout.is_array()) fail("manifest field '" + path + ".layout' must be a list");
@@ -117,16 +114,16 @@ const char *role_name(Role role) {
 
 Role role_from_code(int code) {
   if (code == HYB_INPUT || code == HYB_OUTPUT || code == HYB_STATE) return static_cast<Role>(code);
-  throw Error(HYB_ERR_ARGUMENT, "role " + std::to_string(code) +
-                                    " is not HYB_INPUT (0), HYB_OUTPUT (1) or HYB_STATE (2)");
+  throw Error(HYB_ERR_ARGUMENT,
+              "role " + std::to_string(code) + " is not HYB_INPUT (0), HYB_OUTPUT (1) or HYB_STATE (2)");
 }
 
 const char *dtype_name(Dtype dtype) { return dtype == Dtype::Float64 ? "float64" : "float32"; }
 
 Dtype dtype_from_code(int code, const std::string &what) {
   if (code == HYB_FLOAT32 || code == HYB_FLOAT64) return static_cast<Dtype>(code);
-  throw Error(HYB_ERR_DTYPE, what + ": dtype code " + std::to_string(code) +
-                                 " is not HYB_FLOAT32 (0) or HYB_FLOAT64 (1)");
+  throw Error(HYB_ERR_DTYPE,
+              what + ": dtype code " + std::to_string(code) + " is not HYB_FLOAT32 (0) or HYB_FLOAT64 (1)");
 }
 
 int64_t TensorSpec::per_column_numel() const {
@@ -150,9 +147,8 @@ void TensorSpec::validate(Role role) const {
     int64_t end = 0;
     for (const auto &v : layout) {
       if (v.offset != end || v.size <= 0)
-        fail(where + ": layout variable '" + v.name + "' at offset " + std::to_string(v.offset) +
-             " size " + std::to_string(v.size) + "; expected contiguous slices starting at " +
-             std::to_string(end));
+        fail(where + ": layout variable '" + v.name + "' at offset " + std::to_string(v.offset) + " size " +
+             std::to_string(v.size) + "; expected contiguous slices starting at " + std::to_string(end));
       end += v.size;
     }
     if (shape.empty() || end != shape.back())
@@ -169,13 +165,11 @@ const TensorSpec *TensorSet::find(Role r, const std::string &name) const {
 
 const TensorSpec &TensorSet::at(Role r, const std::string &name) const {
   if (const TensorSpec *s = find(r, name)) return *s;
-  throw Error(HYB_ERR_NAME, std::string("the model has no ") + role_name(r) + " '" + name +
-                                "' (its " + role_name(r) + "s: " + names_of(specs(r)) + ")");
+  throw Error(HYB_ERR_NAME, std::string("the model has no ") + role_name(r) + " '" + name + "' (its " +
+                                role_name(r) + "s: " + names_of(specs(r)) + ")");
 }
 
-bool TensorSet::empty() const {
-  return by_role[0].empty() && by_role[1].empty() && by_role[2].empty();
-}
+bool TensorSet::empty() const { return by_role[0].empty() && by_role[1].empty() && by_role[2].empty(); }
 
 Manifest Manifest::parse(const std::string &text, const std::string &where) {
   json j;
@@ -186,8 +180,9 @@ Manifest Manifest::parse(const std::string &text, const std::string &where) {
   }
   try {
     if (!j.is_object()) fail(where + ": manifest must be a JSON object");
-    reject_unknown_keys(j, {"schema", "name", "inputs", "outputs", "states", "normalization",
-                            "physics", "provenance", "checksum"},
+    reject_unknown_keys(j,
+                        {"schema", "name", "inputs", "outputs", "states", "normalization", "physics",
+                         "provenance", "checksum"},
                         "manifest");
     Manifest m;
     const std::string schema = get_string(field(j, "schema", "manifest"), "manifest.schema");
@@ -238,8 +233,10 @@ Manifest Manifest::from_declarations(const TensorSet &declared, const std::strin
             {"name", model_name},
             {"normalization", "inside"},
             {"physics", json::object()},
-            {"provenance", {{"manifest", "made by the engine from the host's declarations; "
-                                         "the model file has none"}}},
+            {"provenance",
+             {{"manifest",
+               "made by the engine from the host's declarations; "
+               "the model file has none"}}},
             {"checksum", ""}};
   const std::array<const char *, 3> keys{"inputs", "outputs", "states"};
   for (Role r : kRoles) {
@@ -266,14 +263,14 @@ std::vector<std::string> compare_declarations(const TensorSet &declared, const T
         continue;
       }
       if (m->shape != d.shape)
-        diffs.push_back(what + ": per-column shape declared " + shape_str(d.shape) +
-                        ", manifest has " + shape_str(m->shape));
+        diffs.push_back(what + ": per-column shape declared " + shape_str(d.shape) + ", manifest has " +
+                        shape_str(m->shape));
       if (m->dtype != d.dtype)
         diffs.push_back(what + ": dtype declared " + dtype_name(d.dtype) + ", manifest has " +
                         dtype_name(m->dtype));
       if (m->batch_axis != d.batch_axis)
-        diffs.push_back(what + ": batch_axis declared " + std::to_string(d.batch_axis) +
-                        ", manifest has " + std::to_string(m->batch_axis));
+        diffs.push_back(what + ": batch_axis declared " + std::to_string(d.batch_axis) + ", manifest has " +
+                        std::to_string(m->batch_axis));
     }
     for (const auto &m : model.specs(r))
       if (!declared.find(r, m.name))

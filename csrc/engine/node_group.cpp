@@ -36,7 +36,8 @@ NodeGroup::NodeGroup(int fortran_comm) {
   int comm_rank = 0;
   MPI_Comm_rank(comm, &comm_rank);
   comm_rank_.resize(size_);
-  check_mpi(MPI_Allgather(&comm_rank, 1, MPI_INT, comm_rank_.data(), 1, MPI_INT, node_), "MPI_Allgather of ranks");
+  check_mpi(MPI_Allgather(&comm_rank, 1, MPI_INT, comm_rank_.data(), 1, MPI_INT, node_),
+            "MPI_Allgather of ranks");
 }
 
 NodeGroup::~NodeGroup() {
@@ -54,7 +55,8 @@ std::vector<int64_t> NodeGroup::agree(int status, const std::string &message, in
                                       const std::string &stage) const {
   int64_t mine[2] = {status, value};
   std::vector<int64_t> all(2 * size_);
-  check_mpi(MPI_Allgather(mine, 2, MPI_INT64_T, all.data(), 2, MPI_INT64_T, node_), "MPI_Allgather (" + stage + ")");
+  check_mpi(MPI_Allgather(mine, 2, MPI_INT64_T, all.data(), 2, MPI_INT64_T, node_),
+            "MPI_Allgather (" + stage + ")");
   for (int r = 0; r < size_; ++r) {
     if (all[2 * r] == HYB_OK) continue;
     std::string text = r == node_rank_ ? message : std::string();
@@ -71,7 +73,8 @@ std::vector<int64_t> NodeGroup::agree(int status, const std::string &message, in
 
 void NodeGroup::agree_with_owner(int status, const std::string &message, const std::string &stage) const {
   int owner_status = status;
-  check_mpi(MPI_Bcast(&owner_status, 1, MPI_INT, 0, node_), "MPI_Bcast of the owner's status (" + stage + ")");
+  check_mpi(MPI_Bcast(&owner_status, 1, MPI_INT, 0, node_),
+            "MPI_Bcast of the owner's status (" + stage + ")");
   if (owner_status == HYB_OK) return;
   const std::string text = broadcast(message);
   throw Error(owner_status, "batching=node, " + stage + ": " + describe(0) + ": " + text);
@@ -97,16 +100,17 @@ std::string NodeGroup::broadcast(const std::string &from_owner) const {
   return text;
 }
 
-void NodeGroup::byte_layout(const std::vector<int64_t> &ncol_by_rank, int64_t bytes_per_row, std::vector<int> &counts,
-                            std::vector<int> &displs) const {
+void NodeGroup::byte_layout(const std::vector<int64_t> &ncol_by_rank, int64_t bytes_per_row,
+                            std::vector<int> &counts, std::vector<int> &displs) const {
   counts.assign(size_, 0);
   displs.assign(size_, 0);
   int64_t offset = 0;
   for (int r = 0; r < size_; ++r) {
     const int64_t count = ncol_by_rank[r] * bytes_per_row;
     if (offset + count > std::numeric_limits<int>::max())
-      throw Error(HYB_ERR_MPI, "batching=node: the node's batch of one tensor exceeds 2 GiB, the limit of "
-                               "MPI int counts; use fewer columns per call");
+      throw Error(HYB_ERR_MPI,
+                  "batching=node: the node's batch of one tensor exceeds 2 GiB, the limit of "
+                  "MPI int counts; use fewer columns per call");
     counts[r] = static_cast<int>(count);
     displs[r] = static_cast<int>(offset);
     offset += count;
@@ -117,9 +121,10 @@ void NodeGroup::start_gather(const torch::Tensor &mine, const torch::Tensor &bat
                              const std::vector<int64_t> &ncol_by_rank, std::vector<Gather> &pending) const {
   Gather g;
   byte_layout(ncol_by_rank, row_bytes(mine), g.counts, g.displs);
-  check_mpi(MPI_Igatherv(mine.data_ptr(), g.counts[node_rank_], MPI_BYTE, owner() ? batch.data_ptr() : nullptr,
-                         g.counts.data(), g.displs.data(), MPI_BYTE, 0, node_, &g.request),
-            "MPI_Igatherv of the columns");
+  check_mpi(
+      MPI_Igatherv(mine.data_ptr(), g.counts[node_rank_], MPI_BYTE, owner() ? batch.data_ptr() : nullptr,
+                   g.counts.data(), g.displs.data(), MPI_BYTE, 0, node_, &g.request),
+      "MPI_Igatherv of the columns");
   pending.push_back(std::move(g));  // moving keeps the arrays' storage where MPI saw it
 }
 

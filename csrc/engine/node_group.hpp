@@ -37,7 +37,8 @@ class NodeGroup {
   // Every rank gives its status (HYB_OK or an error) and message and a value. When a rank
   // failed, every rank throws that rank's status and message (the first failing rank's),
   // naming the rank; otherwise returns the values of all node ranks.
-  std::vector<int64_t> agree(int status, const std::string &message, int64_t value, const std::string &stage) const;
+  std::vector<int64_t> agree(int status, const std::string &message, int64_t value,
+                             const std::string &stage) const;
   // The owner's status and message to every rank; throws on every rank when it failed.
   void agree_with_owner(int status, const std::string &message, const std::string &stage) const;
   // Returns when every rank of the node has called it. A rank that arrives early sleeps
@@ -55,10 +56,11 @@ class NodeGroup {
   // Starts gathering each rank's [ncol_r, ...] contiguous tensor into the owner's
   // [sum ncol_r, ...] tensor `batch` (in rank order); `batch` is ignored on other ranks.
   // Both tensors must stay alive until wait().
-  void start_gather(const torch::Tensor &mine, const torch::Tensor &batch, const std::vector<int64_t> &ncol_by_rank,
-                    std::vector<Gather> &pending) const;
+  void start_gather(const torch::Tensor &mine, const torch::Tensor &batch,
+                    const std::vector<int64_t> &ncol_by_rank, std::vector<Gather> &pending) const;
   // The owner's [sum ncol_r, ...] tensor `batch` back to the ranks, rows in rank order.
-  void scatter(const torch::Tensor &batch, const torch::Tensor &mine, const std::vector<int64_t> &ncol_by_rank) const;
+  void scatter(const torch::Tensor &batch, const torch::Tensor &mine,
+               const std::vector<int64_t> &ncol_by_rank) const;
   // Waits for the gathers start_gather began (HYB_ERR_MPI when one failed), and clears them.
   static void wait(std::vector<Gather> &pending);
 

@@ -53,15 +53,15 @@ class TorchScriptBackend : public ModelBackend {
     } else if (result.isTuple()) {
       for (const auto &v : result.toTupleRef().elements()) {
         if (!v.isTensor())
-          throw Error(HYB_ERR_RUNTIME, "the model returned a tuple holding a " + v.tagKind() +
-                                           "; expected only tensors");
+          throw Error(HYB_ERR_RUNTIME,
+                      "the model returned a tuple holding a " + v.tagKind() + "; expected only tensors");
         out.push_back(v.toTensor());
       }
     } else if (result.isTensorList()) {
       for (const auto &t : result.toTensorVector()) out.push_back(t);
     } else {
-      throw Error(HYB_ERR_RUNTIME, "the model returned a " + result.tagKind() +
-                                       "; expected a tensor or a tuple of tensors");
+      throw Error(HYB_ERR_RUNTIME,
+                  "the model returned a " + result.tagKind() + "; expected a tensor or a tuple of tensors");
     }
     return out;
   }
@@ -104,8 +104,10 @@ std::unique_ptr<ModelBackend> open_model(const std::string &path) {
   try {
     module = torch::jit::load(path, torch::kCPU, extra);
   } catch (const c10::Error &e) {
-    throw Error(HYB_ERR_LOAD, path + " is not a loadable TorchScript model (truncated, or not saved "
-                                     "with torch.jit.save): " + first_line(e.what_without_backtrace()));
+    throw Error(HYB_ERR_LOAD, path +
+                                  " is not a loadable TorchScript model (truncated, or not saved "
+                                  "with torch.jit.save): " +
+                                  first_line(e.what_without_backtrace()));
   } catch (const std::exception &e) {
     throw Error(HYB_ERR_LOAD, path + " is not a loadable TorchScript model: " + first_line(e.what()));
   }
@@ -113,8 +115,7 @@ std::unique_ptr<ModelBackend> open_model(const std::string &path) {
 }
 
 std::string weights_checksum(std::vector<std::pair<std::string, torch::Tensor>> named) {
-  std::sort(named.begin(), named.end(),
-            [](const auto &a, const auto &b) { return a.first < b.first; });
+  std::sort(named.begin(), named.end(), [](const auto &a, const auto &b) { return a.first < b.first; });
   Sha256 h;
   const char nul = '\0';
   for (const auto &[name, tensor] : named) {

@@ -96,8 +96,8 @@ int hyb_model_set_comm(hyb_model model, int fortran_comm);
 /* Declare a tensor the caller expects (before load): per-column shape in PyTorch order,
  * model dtype, and where the model wants the column axis. Checked against the manifest;
  * required for models without a manifest (then checked by one dry run). */
-int hyb_model_declare(hyb_model model, int role, const char *name, int dtype, int ndim,
-                      const int64_t *shape, int batch_axis);
+int hyb_model_declare(hyb_model model, int role, const char *name, int dtype, int ndim, const int64_t *shape,
+                      int batch_axis);
 int hyb_model_load(hyb_model model, const char *path);
 int hyb_model_free(hyb_model model);
 
@@ -105,12 +105,12 @@ int hyb_model_free(hyb_model model);
 int hyb_model_manifest(hyb_model model, char *buf, int64_t buflen, int64_t *full_len);
 int hyb_model_count(hyb_model model, int role, int *n);
 /* name: buffer of namelen bytes; shape: HYB_MAX_NDIM entries, per-column shape. */
-int hyb_model_tensor_info(hyb_model model, int role, int index, char *name, int64_t namelen,
-                          int *dtype, int *ndim, int64_t *shape, int *batch_axis);
+int hyb_model_tensor_info(hyb_model model, int role, int index, char *name, int64_t namelen, int *dtype,
+                          int *ndim, int64_t *shape, int *batch_axis);
 /* Variable layout of a tensor's last axis (e.g. state_t at offset 0, size 60). */
 int hyb_model_layout_count(hyb_model model, int role, const char *tensor, int *nvar);
-int hyb_model_layout_var(hyb_model model, int role, const char *tensor, int index,
-                         char *var, int64_t varlen, int64_t *offset, int64_t *size);
+int hyb_model_layout_var(hyb_model model, int role, const char *tensor, int index, char *var, int64_t varlen,
+                         int64_t *offset, int64_t *size);
 int hyb_model_device(hyb_model model, char *buf, int64_t buflen);
 
 /* ---- running ---- */
@@ -119,15 +119,15 @@ int hyb_model_device(hyb_model model, char *buf, int64_t buflen);
  * failed bind (so no run reaches a buffer the caller freed on giving up). With
  * batching=node a failed bind also makes the next run fail on every rank of the node with
  * that error: call the run on every rank even after a bind failed. */
-int hyb_model_bind(hyb_model model, int role, const char *name, void *data, int dtype,
-                   int ndim, const int64_t *shape);
+int hyb_model_bind(hyb_model model, int role, const char *name, void *data, int dtype, int ndim,
+                   const int64_t *shape);
 /* Like hyb_model_bind, for an array already on the model's CUDA device (a device pointer,
  * e.g. from OpenACC `host_data use_device` or CUDA Fortran): read and written there, no
  * host copy. The data must be complete when the run starts (the host's device work on
  * them synchronized); the outputs are complete when the run returns. HYB_ERR_DEVICE when
  * the model does not run on CUDA or uses batching=node. */
-int hyb_model_bind_device(hyb_model model, int role, const char *name, void *data, int dtype,
-                          int ndim, const int64_t *shape);
+int hyb_model_bind_device(hyb_model model, int role, const char *name, void *data, int dtype, int ndim,
+                          const int64_t *shape);
 /* Runs the model on the bound buffers; recurrent state is taken and updated in place.
  * hyb_model_run = hyb_model_run_start + hyb_model_run_finish. */
 int hyb_model_run(hyb_model model);
@@ -142,8 +142,8 @@ int hyb_model_run_finish(hyb_model model);
 /* Recurrent state per column, in the host layout [ncol, per-column shape...]. */
 int hyb_model_get_state(hyb_model model, const char *name, void *data, int dtype, int ndim,
                         const int64_t *shape);
-int hyb_model_set_state(hyb_model model, const char *name, const void *data, int dtype,
-                        int ndim, const int64_t *shape);
+int hyb_model_set_state(hyb_model model, const char *name, const void *data, int dtype, int ndim,
+                        const int64_t *shape);
 int hyb_model_reset_state(hyb_model model);
 /* Number of non-finite input values seen (and passed through) with nonfinite=pass. */
 int hyb_model_nonfinite_count(hyb_model model, int64_t *count);

@@ -63,7 +63,8 @@ std::vector<py::ssize_t> with_ncol(int64_t ncol, const std::vector<int64_t> &sha
   return out;
 }
 
-py::array new_array(const std::string &dtype, const std::vector<py::ssize_t> &shape, const std::string &what) {
+py::array new_array(const std::string &dtype, const std::vector<py::ssize_t> &shape,
+                    const std::string &what) {
   if (dtype_from_name(dtype, what) == hyb::Dtype::Float64) return py::array_t<double>(shape);
   return py::array_t<float>(shape);
 }

@@ -42,10 +42,12 @@ int main(int argc, char **argv) {
   char in_name[256], out_name[256];
   int dtype, ndim, batch_axis;
   int64_t in_shape[HYB_MAX_NDIM], out_shape[HYB_MAX_NDIM];
-  check(hyb_model_tensor_info(model, HYB_INPUT, 0, in_name, sizeof in_name, &dtype, &ndim,
-                              in_shape, &batch_axis), "input info");
-  check(hyb_model_tensor_info(model, HYB_OUTPUT, 0, out_name, sizeof out_name, &dtype, &ndim,
-                              out_shape, &batch_axis), "output info");
+  check(hyb_model_tensor_info(model, HYB_INPUT, 0, in_name, sizeof in_name, &dtype, &ndim, in_shape,
+                              &batch_axis),
+        "input info");
+  check(hyb_model_tensor_info(model, HYB_OUTPUT, 0, out_name, sizeof out_name, &dtype, &ndim, out_shape,
+                              &batch_axis),
+        "output info");
   const int64_t nin = in_shape[0], nout = out_shape[0];
 
   /* Fill each variable of the input layout by name, as a host fills from its state. */
@@ -55,8 +57,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < nvar; i++) {
     char var[64];
     int64_t offset, size;
-    check(hyb_model_layout_var(model, HYB_INPUT, in_name, i, var, sizeof var, &offset, &size),
-          "layout var");
+    check(hyb_model_layout_var(model, HYB_INPUT, in_name, i, var, sizeof var, &offset, &size), "layout var");
     double value = typical_value(var);
     for (int c = 0; c < NCOL; c++)
       for (int64_t k = 0; k < size; k++) x[c * nin + offset + k] = value;
@@ -73,8 +74,8 @@ int main(int argc, char **argv) {
       return 1;
     }
   }
-  printf("c_consumer: %d columns, %lld inputs -> %lld outputs, y[0][0] = %.6e, ok\n", NCOL,
-         (long long)nin, (long long)nout, y[0]);
+  printf("c_consumer: %d columns, %lld inputs -> %lld outputs, y[0][0] = %.6e, ok\n", NCOL, (long long)nin,
+         (long long)nout, y[0]);
   check(hyb_model_free(model), "hyb_model_free");
   free(x);
   free(y);

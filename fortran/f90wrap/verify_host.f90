@@ -7,12 +7,12 @@
 !! Fields are (nlev, ncol) or (ncol) real64, as in physics_types. An error inside
 !! physics_ml stops the run with MPI_Abort, as it does in hybridge-host.
 module verify_host
-  use mpi_f08, only: MPI_COMM_WORLD
   use host_constants, only: r8, nlev
   use host_namelist, only: host_config
+  use mpi_f08, only: MPI_COMM_WORLD
+  use physics_ml, only: ml_init, ml_physics, ml_state_size, ml_get_state, ml_set_state, ml_finalize
   use physics_types, only: physics_state, physics_ptend, cam_out_t, physics_state_alloc, &
                            physics_ptend_alloc, cam_out_alloc
-  use physics_ml, only: ml_init, ml_physics, ml_state_size, ml_get_state, ml_set_state, ml_finalize
   implicit none
   private
   public :: vh_ml_init, vh_ml_physics, vh_ml_state_size, vh_ml_get_state, vh_ml_set_state, &
@@ -60,8 +60,12 @@ contains
     call physics_state_alloc(state, ncol)
     call physics_ptend_alloc(ptend, ncol)
     call cam_out_alloc(co, ncol)
-    state%t = t; state%q = q; state%ps = ps
-    state%solin = solin; state%lhflx = lhflx; state%shflx = shflx
+    state%t = t
+    state%q = q
+    state%ps = ps
+    state%solin = solin
+    state%lhflx = lhflx
+    state%shflx = shflx
     call ml_physics(state, ptend, co, col_good, run_ok, msg)
     ok = merge(1, 0, run_ok)
     col_ok = merge(1, 0, col_good)
@@ -71,9 +75,14 @@ contains
     end if
     ptend_t = ptend%t
     ptend_q = ptend%q
-    cam_out(1, :) = co%netsw; cam_out(2, :) = co%flwds; cam_out(3, :) = co%precsc
-    cam_out(4, :) = co%precc; cam_out(5, :) = co%sols; cam_out(6, :) = co%soll
-    cam_out(7, :) = co%solsd; cam_out(8, :) = co%solld
+    cam_out(1, :) = co%netsw
+    cam_out(2, :) = co%flwds
+    cam_out(3, :) = co%precsc
+    cam_out(4, :) = co%precc
+    cam_out(5, :) = co%sols
+    cam_out(6, :) = co%soll
+    cam_out(7, :) = co%solsd
+    cam_out(8, :) = co%solld
   end subroutine vh_ml_physics
 
   !> Recurrent state values per column (all state tensors), as the restart file holds them.

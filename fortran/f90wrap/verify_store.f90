@@ -22,5 +22,5 @@ module verify_store
     type(tensor_buffer), allocatable :: inputs(:), outputs(:), states(:)
   end type model_slot
 
-  type(model_slot), target, save :: slots(max_models)
+  type(model_slot), target :: slots(max_models)
 end module verify_store

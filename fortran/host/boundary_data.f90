@@ -1,8 +1,8 @@
 !> Prescribed boundary conditions: insolation with diurnal and seasonal cycles, and an
 !! aquaplanet sea-surface temperature whose maximum follows the sun.
 module boundary_data
-  use host_constants, only: r8, pi, solar_const, tmelt
   use host_calendar, only: model_date, declination
+  use host_constants, only: r8, pi, solar_const, tmelt
   implicit none
   private
   public :: set_insolation, set_sst
@@ -23,9 +23,9 @@ contains
     integer :: i
     dec = declination(d)
     do i = 1, size(lat)
-      hour_angle = 2._r8*pi*real(d%tod, r8)/86400._r8 + lon(i) - pi
+      hour_angle = 2.0_r8*pi*real(d%tod, r8)/86400.0_r8 + lon(i) - pi
       coszrs(i) = sin(lat(i))*sin(dec) + cos(lat(i))*cos(dec)*cos(hour_angle)
-      solin(i) = solar_const*max(coszrs(i), 0._r8)
+      solin(i) = solar_const*max(coszrs(i), 0.0_r8)
     end do
   end subroutine set_insolation
 
@@ -41,9 +41,9 @@ contains
     integer :: i
     do i = 1, size(lat)
       phi = lat(i) - sst_shift_per_declination*declination(d)
-      if (abs(phi) < pi/3._r8) then
+      if (abs(phi) < pi/3.0_r8) then
         s = sin(1.5_r8*phi)**2
-        sst(i) = tmelt + 27._r8*(1._r8 - 0.5_r8*(s + s*s))
+        sst(i) = tmelt + 27.0_r8*(1.0_r8 - 0.5_r8*(s + s*s))
       else
         sst(i) = tmelt
       end if

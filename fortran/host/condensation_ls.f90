@@ -19,11 +19,11 @@ contains
     real(r8), intent(out) :: precip
     real(r8) :: dq
     integer :: k, pass
-    precip = 0._r8
+    precip = 0.0_r8
     do pass = 1, 2
       do k = 1, nlev
-        dq = (q(k) - qsat(t(k), state%pmid(k, i)))/(1._r8 + latvap/cpair*dqsat_dt(t(k), state%pmid(k, i)))
-        if (dq <= 0._r8) cycle
+        dq = (q(k) - qsat(t(k), state%pmid(k, i)))/(1.0_r8 + latvap/cpair*dqsat_dt(t(k), state%pmid(k, i)))
+        if (dq <= 0.0_r8) cycle
         q(k) = q(k) - dq
         t(k) = t(k) + latvap/cpair*dq
         precip = precip + dq*state%pdel(k, i)/gravit

@@ -13,10 +13,10 @@ module convection_sbm
   private
   public :: convection_apply
 
-  real(r8), parameter :: tau_sbm = 7200._r8     !< relaxation time [s] (Frierson 2007)
+  real(r8), parameter :: tau_sbm = 7200.0_r8     !< relaxation time [s] (Frierson 2007)
   real(r8), parameter :: rh_sbm = 0.7_r8        !< reference relative humidity (Frierson 2007)
-  real(r8), parameter :: p_top_min = 10000._r8  !< convection never reaches above this [Pa]
-  real(r8), parameter :: p00 = 1.e5_r8
+  real(r8), parameter :: p_top_min = 10000.0_r8  !< convection never reaches above this [Pa]
+  real(r8), parameter :: p00 = 1.0e5_r8
 
 contains
 
@@ -30,7 +30,7 @@ contains
     real(r8) :: p_q, p_t, mass, dt_shift, frac
     integer :: k, k_top
 
-    precip = 0._r8
+    precip = 0.0_r8
     call parcel_profile(state%pmid(:, i), t(nlev), q(nlev), t_parcel)
     ! Level of neutral buoyancy: highest level of the buoyant layer above the parcel's origin.
     k_top = 0
@@ -45,14 +45,15 @@ contains
     if (k_top == 0) return
 
     frac = dtime/tau_sbm
-    t_ref = t; q_ref = q
+    t_ref = t
+    q_ref = q
     t_ref(k_top:nlev) = t_parcel(k_top:nlev)
     q_ref(k_top:nlev) = rh_sbm*qsat(t_parcel(k_top:nlev), state%pmid(k_top:nlev, i))
     dt_conv = -(t - t_ref)*frac
     dq_conv = -(q - q_ref)*frac
     p_q = -sum(dq_conv(k_top:nlev)*state%pdel(k_top:nlev, i))/gravit
     p_t = sum(cpair*dt_conv(k_top:nlev)*state%pdel(k_top:nlev, i))/(gravit*latvap)
-    if (p_q <= 0._r8 .or. p_t <= 0._r8) return
+    if (p_q <= 0.0_r8 .or. p_t <= 0.0_r8) return
 
     ! Enthalpy conservation: cp * sum(dT dp/g) = Lv * precip.
     mass = sum(state%pdel(k_top:nlev, i))/gravit
@@ -85,10 +86,10 @@ contains
       do iter = 1, 10
         qs = qsat(tp, pmid(k))
         f = log(tp) + cappa*log(p00/pmid(k)) + latvap*qs/(cpair*tp) - ln_theta_e
-        fprime = 1._r8/tp + latvap/cpair*(dqsat_dt(tp, pmid(k))/tp - qs/(tp*tp))
+        fprime = 1.0_r8/tp + latvap/cpair*(dqsat_dt(tp, pmid(k))/tp - qs/(tp*tp))
         step = f/fprime
         tp = tp - step
-        if (abs(step) < 1.e-6_r8) exit
+        if (abs(step) < 1.0e-6_r8) exit
       end do
       t_parcel(k) = tp
     end do

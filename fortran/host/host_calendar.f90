@@ -1,8 +1,8 @@
 !> The E3SM no-leap (365-day) calendar: model time is counted in whole seconds since
 !! 0001-01-01 00:00:00 so that dates and restarts are exact integers.
 module host_calendar
-  use iso_fortran_env, only: int64
   use host_constants, only: r8, pi, days_per_year
+  use iso_fortran_env, only: int64
   implicit none
   private
   public :: model_date, date_from_seconds, seconds_from_date, parse_date, date_tag, &
@@ -49,9 +49,12 @@ contains
     ok = .false.
     if (len_trim(text) /= 10) return
     if (text(5:5) /= '-' .or. text(8:8) /= '-') return
-    read (text(1:4), '(i4)', iostat=ios) d%year;  if (ios /= 0) return
-    read (text(6:7), '(i2)', iostat=ios) d%month; if (ios /= 0) return
-    read (text(9:10), '(i2)', iostat=ios) d%day;  if (ios /= 0) return
+    read (text(1:4), '(i4)', iostat=ios) d%year
+    if (ios /= 0) return
+    read (text(6:7), '(i2)', iostat=ios) d%month
+    if (ios /= 0) return
+    read (text(9:10), '(i2)', iostat=ios) d%day
+    if (ios /= 0) return
     if (d%year < 1 .or. d%month < 1 .or. d%month > 12) return
     if (d%day < 1 .or. d%day > days_in_month(d%month)) return
     d%tod = 0
@@ -73,14 +76,14 @@ contains
   !> Day of the year as a real number, 0 at 01-01 00:00.
   pure real(r8) function day_of_year(d)
     type(model_date), intent(in) :: d
-    day_of_year = real(sum(days_in_month(1:d%month - 1)) + d%day - 1, r8) + real(d%tod, r8)/86400._r8
+    day_of_year = real(sum(days_in_month(1:d%month - 1)) + d%day - 1, r8) + real(d%tod, r8)/86400.0_r8
   end function day_of_year
 
   !> Solar declination [rad], circular orbit, equinox on day 80 (21 March); Hartmann (1994),
   !! Global Physical Climatology, ch. 2.
   pure real(r8) function declination(d)
     type(model_date), intent(in) :: d
-    real(r8), parameter :: obliquity = 23.44_r8*pi/180._r8
-    declination = obliquity*sin(2._r8*pi*(day_of_year(d) - 80._r8)/days_per_year)
+    real(r8), parameter :: obliquity = 23.44_r8*pi/180.0_r8
+    declination = obliquity*sin(2.0_r8*pi*(day_of_year(d) - 80.0_r8)/days_per_year)
   end function declination
 end module host_calendar

@@ -5,12 +5,12 @@
 !! carry the time stamp of the step's start, and ptend = (mlo.state - mli.state)/1200 s is
 !! exactly what the physics did in that step.
 module host_climsim_io
-  use mpi_f08, only: MPI_Comm
-  use host_constants, only: r8
   use host_calendar, only: model_date, date_tag, month_tag
+  use host_constants, only: r8
   use host_files, only: make_dirs
   use host_grid, only: grid_t
   use host_ncfile, only: out_file, out_open, out_field, out_int, out_close
+  use mpi_f08, only: MPI_Comm
   use physics_types, only: physics_state, cam_out_t
   implicit none
   private

@@ -7,15 +7,15 @@
 !! Water:  dW/dt(physics) = LHFLX/Lv - rho_w PRECC  with  W = sum(q dp/g).
 !! The residuals are logged; for the conventional physics they are round-off.
 module host_diagnostics
-  use iso_fortran_env, only: output_unit
   use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
-  use mpi_f08, only: MPI_Comm
+  use host_abort, only: abort_run
+  use host_calendar, only: model_date, date_tag
   use host_constants, only: r8, nlev, ncol_global, gravit, cpair, latvap, rhoh2o, dtime, &
                             t_guard_min, t_guard_max, seconds_per_day
-  use host_calendar, only: model_date, date_tag
   use host_grid, only: grid_t
   use host_ncfile, only: gather_columns
-  use host_abort, only: abort_run
+  use iso_fortran_env, only: output_unit
+  use mpi_f08, only: MPI_Comm
   use physics_types, only: physics_state, cam_out_t
   implicit none
   private
@@ -57,20 +57,26 @@ contains
       col(5, i) = sum(state%q(:, i)*mass)
       col(6, i) = sum((state%q(:, i) - q_before(:, i))*mass)/dtime
       col(7, i) = state%lhflx(i)/latvap - rhoh2o*cam_out%precc(i)
-      col(8, i) = cam_out%precc(i)*1000._r8*seconds_per_day
+      col(8, i) = cam_out%precc(i)*1000.0_r8*seconds_per_day
     end do
     call gather_columns(grid, comm, col, glob)
     if (.not. root) return
     w = grid%area/sum(grid%area)
-    b%t_mean = wsum(1); b%energy = wsum(2); b%de_phys = wsum(3); b%e_sources = wsum(4)
-    b%water = wsum(5); b%dw_phys = wsum(6); b%w_sources = wsum(7); b%precip = wsum(8)
+    b%t_mean = wsum(1)
+    b%energy = wsum(2)
+    b%de_phys = wsum(3)
+    b%e_sources = wsum(4)
+    b%water = wsum(5)
+    b%dw_phys = wsum(6)
+    b%w_sources = wsum(7)
+    b%precip = wsum(8)
 
   contains
 
     real(r8) function wsum(k)
       integer, intent(in) :: k
       integer :: j
-      wsum = 0._r8
+      wsum = 0.0_r8
       do j = 1, ncol_global
         wsum = wsum + w(j)*glob(k, j)
       end do
@@ -118,7 +124,7 @@ contains
         write (msg, '("stability guard at ",a,": ",a," = ",es12.5," at global column ",i0,", level ",i0, &
               & " (allowed T range [",f5.1,", ",f5.1,"] K); crash dump")') date_tag(d), trim(var), &
           merge(state%t(k, i), state%q(k, i), var == 'state_t'), grid%col_start + i - 1, k, t_guard_min, t_guard_max
-        call abort_run(trim(msg)//" "//dump)
+        call abort_run(trim(msg)//' '//dump)
       end do
     end do
     flush (output_unit)

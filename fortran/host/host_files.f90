@@ -44,8 +44,9 @@ contains
   !> rename(2): atomic within one file system, so readers never see a half-written file.
   subroutine rename_file(old, new)
     character(*), intent(in) :: old, new
-    if (c_rename(trim(old)//c_null_char, trim(new)//c_null_char) /= 0) &
+    if (c_rename(trim(old)//c_null_char, trim(new)//c_null_char) /= 0) then
       error stop "hybridge-host: cannot rename '"//trim(old)//"' to '"//trim(new)//"'"
+    end if
   end subroutine rename_file
 
   !> Folder of the ClimSim grid and normalization files, the first of: the namelist's

@@ -35,7 +35,7 @@ contains
     integer :: ncid, r
     real(r8) :: deg2rad
 
-    deg2rad = pi/180._r8
+    deg2rad = pi/180.0_r8
     fname = trim(climsim_dir)//'/ClimSim_low-res_grid-info.nc'
     ncid = nc_open_read(fname)
     call nc_read_1d(ncid, fname, 'lat', grid%lat, ncol_global)
@@ -79,7 +79,7 @@ contains
       do j = 1, ncol_global
         cosd = sin(grid%lat(i))*sin(grid%lat(j)) + &
                cos(grid%lat(i))*cos(grid%lat(j))*cos(grid%lon(i) - grid%lon(j))
-        dist(j) = acos(max(-1._r8, min(1._r8, cosd)))
+        dist(j) = acos(max(-1.0_r8, min(1.0_r8, cosd)))
       end do
       taken = .false.
       taken(i) = .true.

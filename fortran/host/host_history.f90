@@ -2,10 +2,10 @@
 !! end of the averaging interval. The running sums travel in the restart file so that a
 !! continued run writes the same means.
 module host_history
-  use mpi_f08, only: MPI_Comm
   use host_constants, only: r8, nlev
   use host_grid, only: grid_t
   use host_ncfile, only: out_file, out_open, out_field, out_int, out_close
+  use mpi_f08, only: MPI_Comm
   use physics_types, only: physics_state, physics_ptend, cam_out_t
   implicit none
   private
@@ -34,7 +34,8 @@ contains
     type(history_t), intent(out) :: hist
     integer, intent(in) :: ncol
     allocate (hist%prof(nlev, ncol, nhist_prof), hist%sfc(ncol, nhist_sfc))
-    hist%prof = 0; hist%sfc = 0
+    hist%prof = 0
+    hist%sfc = 0
   end subroutine history_init
 
   !> Add one step: the state after physics, the physics tendencies, the physics inputs and outputs.
@@ -81,6 +82,8 @@ contains
                      reshape(hist%sfc(:, n)/hist%nsamples, [1, grid%ncol]))
     end do
     call out_close(f)
-    hist%prof = 0; hist%sfc = 0; hist%nsamples = 0
+    hist%prof = 0
+    hist%sfc = 0
+    hist%nsamples = 0
   end subroutine history_write
 end module host_history

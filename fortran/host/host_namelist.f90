@@ -73,17 +73,30 @@ contains
     logical :: date_ok
 
     ok = .false.
-    physics_mode = cfg%physics_mode; model_path = cfg%model_path; device = cfg%device
-    batching = cfg%batching; ml_cuda_graphs = cfg%ml_cuda_graphs
-    ml_variables = cfg%ml_variables; on_ml_error = cfg%on_ml_error
-    nonfinite_policy = cfg%nonfinite_policy; spinup_steps = cfg%spinup_steps
-    ramp_steps = cfg%ramp_steps; num_threads = cfg%num_threads; ml_chunk = cfg%ml_chunk
+    physics_mode = cfg%physics_mode
+    model_path = cfg%model_path
+    device = cfg%device
+    batching = cfg%batching
+    ml_cuda_graphs = cfg%ml_cuda_graphs
+    ml_variables = cfg%ml_variables
+    on_ml_error = cfg%on_ml_error
+    nonfinite_policy = cfg%nonfinite_policy
+    spinup_steps = cfg%spinup_steps
+    ramp_steps = cfg%ramp_steps
+    num_threads = cfg%num_threads
+    ml_chunk = cfg%ml_chunk
     stop_option = cfg%stop_option
-    stop_n = cfg%stop_n; start_date = '0001-02-01'; mli_interval_steps = cfg%mli_interval_steps
+    stop_n = cfg%stop_n
+    start_date = '0001-02-01'
+    mli_interval_steps = cfg%mli_interval_steps
     history_interval_steps = cfg%history_interval_steps
-    restart_interval_steps = cfg%restart_interval_steps; restart_at_end = cfg%restart_at_end
-    restart_file = cfg%restart_file; output_dir = cfg%output_dir; case_name = cfg%case_name
-    climsim_dir = cfg%climsim_dir; log_interval_steps = cfg%log_interval_steps
+    restart_interval_steps = cfg%restart_interval_steps
+    restart_at_end = cfg%restart_at_end
+    restart_file = cfg%restart_file
+    output_dir = cfg%output_dir
+    case_name = cfg%case_name
+    climsim_dir = cfg%climsim_dir
+    log_interval_steps = cfg%log_interval_steps
 
     open (newunit=unit, file=filename, status='old', action='read', iostat=ios, iomsg=iomsg)
     if (ios /= 0) then
@@ -157,7 +170,7 @@ contains
       return
     end if
     if (len_trim(output_dir) == 0) then
-      errmsg = "namelist key output_dir: must not be empty"
+      errmsg = 'namelist key output_dir: must not be empty'
       return
     end if
 
@@ -203,16 +216,28 @@ contains
       return
     end if
 
-    cfg%physics_mode = physics_mode; cfg%model_path = model_path; cfg%device = device
-    cfg%batching = batching; cfg%on_ml_error = on_ml_error; cfg%nonfinite_policy = nonfinite_policy
+    cfg%physics_mode = physics_mode
+    cfg%model_path = model_path
+    cfg%device = device
+    cfg%batching = batching
+    cfg%on_ml_error = on_ml_error
+    cfg%nonfinite_policy = nonfinite_policy
     cfg%ml_cuda_graphs = ml_cuda_graphs
-    cfg%spinup_steps = spinup_steps; cfg%ramp_steps = ramp_steps; cfg%num_threads = num_threads
+    cfg%spinup_steps = spinup_steps
+    cfg%ramp_steps = ramp_steps
+    cfg%num_threads = num_threads
     cfg%ml_chunk = ml_chunk
-    cfg%stop_option = stop_option; cfg%stop_n = stop_n; cfg%mli_interval_steps = mli_interval_steps
+    cfg%stop_option = stop_option
+    cfg%stop_n = stop_n
+    cfg%mli_interval_steps = mli_interval_steps
     cfg%history_interval_steps = history_interval_steps
-    cfg%restart_interval_steps = restart_interval_steps; cfg%restart_at_end = restart_at_end
-    cfg%restart_file = restart_file; cfg%output_dir = output_dir; cfg%case_name = case_name
-    cfg%climsim_dir = climsim_dir; cfg%log_interval_steps = log_interval_steps
+    cfg%restart_interval_steps = restart_interval_steps
+    cfg%restart_at_end = restart_at_end
+    cfg%restart_file = restart_file
+    cfg%output_dir = output_dir
+    cfg%case_name = case_name
+    cfg%climsim_dir = climsim_dir
+    cfg%log_interval_steps = log_interval_steps
     ok = .true.
 
   contains
@@ -228,7 +253,7 @@ contains
       integer :: k
       one_of = any(allowed == value)
       if (.not. one_of) then
-        errmsg = "namelist key "//key//" = '"//trim(value)//"': expected one of"
+        errmsg = 'namelist key '//key//" = '"//trim(value)//"': expected one of"
         do k = 1, size(allowed)
           errmsg = errmsg//" '"//trim(allowed(k))//"'"
         end do
@@ -242,7 +267,7 @@ contains
       at_least = value >= lower
       if (.not. at_least) then
         write (buf, '(i0," < ",i0)') value, lower
-        errmsg = "namelist key "//key//" = "//trim(buf)//" (out of range)"
+        errmsg = 'namelist key '//key//' = '//trim(buf)//' (out of range)'
       end if
     end function at_least
   end subroutine read_namelist

@@ -2,12 +2,12 @@
 !! in global column order and written there, under a temporary name that is renamed when
 !! the file is complete. Profiles are stored with dimensions (lev, ncol) as in ClimSim.
 module host_ncfile
-  use netcdf
-  use mpi_f08, only: MPI_Comm, MPI_Gatherv, MPI_DOUBLE_PRECISION
   use host_constants, only: r8, nlev, ncol_global
-  use host_netcdf, only: nc_check
   use host_files, only: rename_file
   use host_grid, only: grid_t
+  use host_netcdf, only: nc_check
+  use mpi_f08, only: MPI_Comm, MPI_Gatherv, MPI_DOUBLE_PRECISION
+  use netcdf
   implicit none
   private
   public :: out_open, out_field, out_int, out_close, gather_columns

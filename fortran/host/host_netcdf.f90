@@ -1,7 +1,7 @@
 !> Thin checked wrappers over netcdf-fortran: every failure names the file and variable.
 module host_netcdf
-  use netcdf
   use host_constants, only: r8
+  use netcdf
   implicit none
   private
   public :: nc_check, nc_open_read, nc_read_1d, nc_read_scalar
@@ -13,7 +13,7 @@ contains
     integer, intent(in) :: status
     character(*), intent(in) :: filename, what
     if (status /= nf90_noerr) then
-      error stop "hybridge-host: netCDF file '"//trim(filename)//"': "//what//": "//trim(nf90_strerror(status))
+      error stop "hybridge-host: netCDF file '"//trim(filename)//"': "//what//': '//trim(nf90_strerror(status))
     end if
   end subroutine nc_check
 

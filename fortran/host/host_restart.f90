@@ -3,14 +3,14 @@
 !! the history sums, the fallback counter and the emulator's recurrent state.
 !! <output_dir>/<case>.r.YYYY-MM-DD-SSSSS.nc, written under a temporary name and renamed.
 module host_restart
-  use netcdf
-  use mpi_f08, only: MPI_Comm
-  use host_constants, only: r8, ncol_global
   use host_calendar, only: model_date
-  use host_netcdf, only: nc_check, nc_open_read
+  use host_constants, only: r8, ncol_global
   use host_grid, only: grid_t
-  use host_ncfile, only: out_file, out_open, out_field, out_int, out_close
   use host_history, only: history_t, nhist_prof, nhist_sfc, hist_prof_names, hist_sfc_names
+  use host_ncfile, only: out_file, out_open, out_field, out_int, out_close
+  use host_netcdf, only: nc_check, nc_open_read
+  use mpi_f08, only: MPI_Comm
+  use netcdf
   use physics_types, only: physics_state
   implicit none
   private
@@ -48,8 +48,9 @@ contains
       call out_field(f, grid, comm, 'hist_sum_'//trim(hist_sfc_names(n)), '', &
                      reshape(hist%sfc(:, n), [1, state%ncol]))
     end do
-    if (size(ml_state, 1) > 0) &
+    if (size(ml_state, 1) > 0) then
       call out_field(f, grid, comm, 'ml_state', '', ml_state, dim_name='ml_state_len')
+    end if
     call out_close(f)
   end subroutine restart_write
 
@@ -84,8 +85,9 @@ contains
       hist%sfc(:, n) = sfc(1, :)
     end do
     len = 0
-    if (nf90_inq_dimid(ncid, 'ml_state_len', dimid) == nf90_noerr) &
+    if (nf90_inq_dimid(ncid, 'ml_state_len', dimid) == nf90_noerr) then
       call nc_check(nf90_inquire_dimension(ncid, dimid, len=len), path, 'ml_state_len')
+    end if
     allocate (ml_state(len, grid%ncol))
     if (len > 0) call get_cols(ncid, path, grid, 'ml_state', ml_state)
     call nc_check(nf90_close(ncid), path, 'close')

@@ -15,7 +15,7 @@ contains
   !> Saturation vapour pressure [Pa] at temperature t [K].
   elemental real(r8) function esat(t)
     real(r8), intent(in) :: t
-    esat = e0*exp(-latvap/rh2o*(1._r8/t - 1._r8/t0))
+    esat = e0*exp(-latvap/rh2o*(1.0_r8/t - 1.0_r8/t0))
   end function esat
 
   !> Saturation specific humidity [kg/kg] at temperature t [K] and pressure p [Pa].
@@ -24,7 +24,7 @@ contains
     real(r8), intent(in) :: t, p
     real(r8) :: es
     es = min(esat(t), 0.5_r8*p)
-    qsat = epsilo*es/(p - (1._r8 - epsilo)*es)
+    qsat = epsilo*es/(p - (1.0_r8 - epsilo)*es)
   end function qsat
 
   !> d qsat / dT [kg/kg/K] (Clausius-Clapeyron, small-es approximation).

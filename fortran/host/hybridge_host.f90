@@ -4,25 +4,25 @@
 !! SST, surface fluxes) -> [.mli] -> physics driver -> physics_update -> stability guard
 !! -> [.mlo] -> budgets, log, history, restart.
 program hybridge_host
-  use iso_fortran_env, only: output_unit, error_unit, int64
-  use mpi_f08
-  use host_constants, only: r8, nlev, ncol_global, dtime
+  use boundary_data, only: set_insolation, set_sst
   use host_build_info, only: default_climsim_dir
   use host_calendar, only: model_date, date_from_seconds, seconds_from_date, date_tag
-  use host_namelist, only: host_config, read_namelist
-  use host_grid, only: grid_t, grid_init
+  use host_climsim_io, only: write_mli, write_mlo
+  use host_constants, only: r8, nlev, ncol_global, dtime
+  use host_diagnostics, only: budget_t, global_budgets, stability_guard
   use host_files, only: make_dirs, locate_climsim_dir
-  use physics_types, only: physics_state, physics_ptend, cam_out_t, physics_state_alloc, &
-                           physics_ptend_alloc, cam_out_alloc, set_pressure, physics_update
-  use boundary_data, only: set_insolation, set_sst
-  use surface_fluxes, only: set_surface_fluxes
+  use host_grid, only: grid_t, grid_init
+  use host_history, only: history_t, history_init, history_accumulate, history_write
+  use host_namelist, only: host_config, read_namelist
+  use host_restart, only: restart_write, restart_read
+  use iso_fortran_env, only: output_unit, error_unit, int64
   use largescale_forcing, only: equilibrium_profiles, largescale_forcing_apply
+  use mpi_f08
   use physics_driver, only: physics_driver_init, physics_driver_run
   use physics_ml, only: ml_init, ml_state_size, ml_get_state, ml_set_state, ml_finalize
-  use host_climsim_io, only: write_mli, write_mlo
-  use host_history, only: history_t, history_init, history_accumulate, history_write
-  use host_restart, only: restart_write, restart_read
-  use host_diagnostics, only: budget_t, global_budgets, stability_guard
+  use physics_types, only: physics_state, physics_ptend, cam_out_t, physics_state_alloc, &
+                           physics_ptend_alloc, cam_out_alloc, set_pressure, physics_update
+  use surface_fluxes, only: set_surface_fluxes
   implicit none
 
   type(MPI_Comm) :: comm
@@ -95,7 +95,7 @@ program hybridge_host
   if (root) call make_dirs(trim(cfg%output_dir))
 
   nsteps_run = cfg%stop_n
-  if (cfg%stop_option == 'ndays') nsteps_run = cfg%stop_n*nint(86400._r8/dtime)
+  if (cfg%stop_option == 'ndays') nsteps_run = cfg%stop_n*nint(86400.0_r8/dtime)
   if (root) then
     write (output_unit, '("hybridge-host: ",i0," ranks, physics_mode = ",a,", ",i0," steps from ",a, &
           & ", ClimSim files in ",a)') nranks, trim(cfg%physics_mode), nsteps_run, &
@@ -115,16 +115,18 @@ program hybridge_host
                         state%lat, state%lon, state%coszrs, state%solin)
     call set_sst(d, state%lat, state%sst)
     call set_surface_fluxes(state)
-    if (output_due(cfg%mli_interval_steps, nstep)) &
+    if (output_due(cfg%mli_interval_steps, nstep)) then
       call write_mli(cfg%output_dir, cfg%case_name, d, grid, comm, root, state)
+    end if
 
     t_before = state%t
     q_before = state%q
     call physics_driver_run(cfg, nstep, grid%col_start, state, ptend, cam_out, rad_col, n_fallback)
     call physics_update(state, ptend, nqneg)
     call stability_guard(grid, rank, state, t_before, q_before, d, cfg%output_dir)
-    if (output_due(cfg%mli_interval_steps, nstep)) &
+    if (output_due(cfg%mli_interval_steps, nstep)) then
       call write_mlo(cfg%output_dir, cfg%case_name, d, grid, comm, root, state, cam_out)
+    end if
 
     nstep = nstep + 1
     d_end = model_time(nstep)
@@ -139,15 +141,16 @@ program hybridge_host
       if (root) write (output_unit, '(i7,1x,a,f10.4,3es11.3,1x,3es12.3,f10.4,2i7,f10.2)') nstep, date_tag(d_end), &
         budget%t_mean, budget%de_phys, budget%e_sources, budget%de_phys - budget%e_sources, &
         budget%dw_phys, budget%w_sources, budget%dw_phys - budget%w_sources, budget%precip, &
-        sums_glob(1), sums_glob(2), steps_since_log/max(wall_now - wall_log, 1.e-9_r8)
+        sums_glob(1), sums_glob(2), steps_since_log/max(wall_now - wall_log, 1.0e-9_r8)
       wall_log = wall_now
       steps_since_log = 0
     end if
 
     call history_accumulate(hist, state, ptend, cam_out)
-    if (output_due(cfg%history_interval_steps, nstep)) &
+    if (output_due(cfg%history_interval_steps, nstep)) then
       call history_write(hist, grid, comm, trim(cfg%output_dir)//'/'//trim(cfg%case_name)//'.h0.'// &
                          date_tag(d_end)//'.nc', root)
+    end if
     restart_written = output_due(cfg%restart_interval_steps, nstep)
     if (restart_written) call write_restart()
   end do
@@ -156,7 +159,7 @@ program hybridge_host
   wall_now = MPI_Wtime()
   if (root) write (output_unit, '("hybridge-host: done, ",i0," steps in ",f0.3," s (",f0.2," steps/s), ", &
                               & i0," emulator fallback columns in total")') &
-    nsteps_run, wall_now - wall_start, nsteps_run/max(wall_now - wall_start, 1.e-9_r8), n_fallback_total
+    nsteps_run, wall_now - wall_start, nsteps_run/max(wall_now - wall_start, 1.0e-9_r8), n_fallback_total
   if (cfg%physics_mode /= 'conventional') call ml_finalize()
   call MPI_Finalize()
 

@@ -13,22 +13,22 @@
 !!     global T and q are gathered on every rank first; each column's update then uses
 !!     global data in a fixed order and does not depend on the decomposition.
 module largescale_forcing
-  use mpi_f08, only: MPI_Comm, MPI_Allgatherv, MPI_DOUBLE_PRECISION
-  use host_constants, only: r8, nlev, ncol_global, dtime, pi, seconds_per_day
   use host_calendar, only: model_date, declination
-  use host_saturation, only: qsat
+  use host_constants, only: r8, nlev, ncol_global, dtime, pi, seconds_per_day
   use host_grid, only: grid_t, nneighbour
+  use host_saturation, only: qsat
+  use mpi_f08, only: MPI_Comm, MPI_Allgatherv, MPI_DOUBLE_PRECISION
   use physics_types, only: physics_state
   implicit none
   private
   public :: equilibrium_profiles, largescale_forcing_apply
 
-  real(r8), parameter :: delta_t_y = 40._r8                 !< equator-pole contrast at the surface [K]
-  real(r8), parameter :: eps_max = 10._r8                   !< seasonal hemispheric asymmetry [K]
+  real(r8), parameter :: delta_t_y = 40.0_r8                 !< equator-pole contrast at the surface [K]
+  real(r8), parameter :: eps_max = 10.0_r8                   !< seasonal hemispheric asymmetry [K]
   real(r8), parameter :: sigma_trop = 0.2_r8                !< above this the contrast vanishes
-  real(r8), parameter :: tau_relax = 5._r8*seconds_per_day  !< relaxation time of T and q [s]
-  real(r8), parameter :: tau_mix = 2._r8*seconds_per_day    !< neighbour mixing time [s]
-  real(r8), parameter :: dec_max = 23.44_r8*pi/180._r8
+  real(r8), parameter :: tau_relax = 5.0_r8*seconds_per_day  !< relaxation time of T and q [s]
+  real(r8), parameter :: tau_mix = 2.0_r8*seconds_per_day    !< neighbour mixing time [s]
+  real(r8), parameter :: dec_max = 23.44_r8*pi/180.0_r8
 
 contains
 
@@ -45,8 +45,8 @@ contains
       sinlat = sin(state%lat(i))
       do k = 1, nlev
         sigma = state%pmid(k, i)/state%ps(i)
-        w = max(0._r8, (sigma - sigma_trop)/(1._r8 - sigma_trop))
-        t_eq(k, i) = grid%t_mean(k) + w*(delta_t_y*(1._r8/3._r8 - sinlat**2) + eps*sinlat)
+        w = max(0.0_r8, (sigma - sigma_trop)/(1.0_r8 - sigma_trop))
+        t_eq(k, i) = grid%t_mean(k) + w*(delta_t_y*(1.0_r8/3.0_r8 - sinlat**2) + eps*sinlat)
         q_eq(k, i) = min(grid%q_mean(k)*qsat(t_eq(k, i), state%pmid(k, i))/qsat(grid%t_mean(k), state%pmid(k, i)), &
                          qsat(t_eq(k, i), state%pmid(k, i)))
       end do
@@ -71,12 +71,14 @@ contains
     call equilibrium_profiles(grid, state, d, t_eq, q_eq)
     do i = 1, state%ncol
       gcol = grid%col_start + i - 1
-      t_nb = 0._r8; q_nb = 0._r8
+      t_nb = 0.0_r8
+      q_nb = 0.0_r8
       do n = 1, nneighbour
         t_nb = t_nb + t_glob(:, grid%neighbour(n, gcol))
         q_nb = q_nb + q_glob(:, grid%neighbour(n, gcol))
       end do
-      t_nb = t_nb/nneighbour; q_nb = q_nb/nneighbour
+      t_nb = t_nb/nneighbour
+      q_nb = q_nb/nneighbour
       state%t(:, i) = state%t(:, i) + dtime*((t_eq(:, i) - state%t(:, i))/tau_relax &
                                              + (t_nb - state%t(:, i))/tau_mix)
       state%q(:, i) = state%q(:, i) + dtime*((q_eq(:, i) - state%q(:, i))/tau_relax &

@@ -4,12 +4,12 @@
 !! The result is returned as one tendency, ptend = (column after - column before)/dt,
 !! which the driver applies.
 module physics_conventional
+  use condensation_ls, only: condensation_apply
+  use convection_sbm, only: convection_apply
   use host_constants, only: r8, nlev, dtime, rhoh2o, tmelt
   use physics_types, only: physics_state, physics_ptend, cam_out_t
   use radiation_gray, only: radiation_tend
   use vertical_diffusion, only: vertical_diffusion_apply
-  use convection_sbm, only: convection_apply
-  use condensation_ls, only: condensation_apply
   implicit none
   private
   public :: conventional_physics
@@ -39,7 +39,7 @@ contains
       ! when the lowest model level is below freezing.
       precip = (precip_conv + precip_ls)/(rhoh2o*dtime)
       cam_out%precc(i) = precip
-      cam_out%precsc(i) = merge(precip, 0._r8, t(nlev) < tmelt)
+      cam_out%precsc(i) = merge(precip, 0.0_r8, t(nlev) < tmelt)
     end do
   end subroutine conventional_physics
 end module physics_conventional

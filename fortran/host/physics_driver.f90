@@ -7,12 +7,12 @@
 !! The conventional package runs in every mode: it provides the spin-up, the ramp, the
 !! fallback columns and the reference radiation for the energy budget.
 module physics_driver
+  use host_abort, only: abort_run
   use host_constants, only: r8
   use host_namelist, only: host_config
-  use host_abort, only: abort_run
-  use physics_types, only: physics_state, physics_ptend, cam_out_t, physics_ptend_alloc, cam_out_alloc
   use physics_conventional, only: conventional_physics
   use physics_ml, only: ml_physics
+  use physics_types, only: physics_state, physics_ptend, cam_out_t, physics_ptend_alloc, cam_out_alloc
   implicit none
   private
   public :: physics_driver_init, physics_driver_run
@@ -51,7 +51,8 @@ contains
 
     n_fallback = 0
     call conventional_physics(state, ptend_conv, cam_out_conv, rad_col)
-    ptend%t = ptend_conv%t; ptend%q = ptend_conv%q
+    ptend%t = ptend_conv%t
+    ptend%q = ptend_conv%q
     call copy_cam_out(cam_out_conv, cam_out)
     if (cfg%physics_mode == 'conventional' .or. nstep < cfg%spinup_steps) return
 
@@ -72,20 +73,30 @@ contains
     end do
 
     ! Linear blend from conventional to emulator over ramp_steps after the spin-up.
-    w = 1._r8
-    if (cfg%ramp_steps > 0) w = min(1._r8, real(nstep - cfg%spinup_steps + 1, r8)/real(cfg%ramp_steps, r8))
+    w = 1.0_r8
+    if (cfg%ramp_steps > 0) w = min(1.0_r8, real(nstep - cfg%spinup_steps + 1, r8)/real(cfg%ramp_steps, r8))
     do v = 1, cfg%n_ml_variables
       select case (trim(cfg%ml_variables(v)))
-      case ('ptend_t');        call blend2(ptend%t, ptend_ml%t)
-      case ('ptend_q0001');    call blend2(ptend%q, ptend_ml%q)
-      case ('cam_out_NETSW');  call blend1(cam_out%netsw, cam_out_ml%netsw)
-      case ('cam_out_FLWDS');  call blend1(cam_out%flwds, cam_out_ml%flwds)
-      case ('cam_out_PRECSC'); call blend1(cam_out%precsc, cam_out_ml%precsc)
-      case ('cam_out_PRECC');  call blend1(cam_out%precc, cam_out_ml%precc)
-      case ('cam_out_SOLS');   call blend1(cam_out%sols, cam_out_ml%sols)
-      case ('cam_out_SOLL');   call blend1(cam_out%soll, cam_out_ml%soll)
-      case ('cam_out_SOLSD');  call blend1(cam_out%solsd, cam_out_ml%solsd)
-      case ('cam_out_SOLLD');  call blend1(cam_out%solld, cam_out_ml%solld)
+      case ('ptend_t')
+        call blend2(ptend%t, ptend_ml%t)
+      case ('ptend_q0001')
+        call blend2(ptend%q, ptend_ml%q)
+      case ('cam_out_NETSW')
+        call blend1(cam_out%netsw, cam_out_ml%netsw)
+      case ('cam_out_FLWDS')
+        call blend1(cam_out%flwds, cam_out_ml%flwds)
+      case ('cam_out_PRECSC')
+        call blend1(cam_out%precsc, cam_out_ml%precsc)
+      case ('cam_out_PRECC')
+        call blend1(cam_out%precc, cam_out_ml%precc)
+      case ('cam_out_SOLS')
+        call blend1(cam_out%sols, cam_out_ml%sols)
+      case ('cam_out_SOLL')
+        call blend1(cam_out%soll, cam_out_ml%soll)
+      case ('cam_out_SOLSD')
+        call blend1(cam_out%solsd, cam_out_ml%solsd)
+      case ('cam_out_SOLLD')
+        call blend1(cam_out%solld, cam_out_ml%solld)
       end select
     end do
 
@@ -96,21 +107,27 @@ contains
       real(r8), intent(in) :: x_ml(:, :)
       integer :: j
       do j = 1, state%ncol
-        if (col_ok(j)) x(:, j) = w*x_ml(:, j) + (1._r8 - w)*x(:, j)
+        if (col_ok(j)) x(:, j) = w*x_ml(:, j) + (1.0_r8 - w)*x(:, j)
       end do
     end subroutine blend2
 
     subroutine blend1(x, x_ml)
       real(r8), intent(inout) :: x(:)
       real(r8), intent(in) :: x_ml(:)
-      where (col_ok) x = w*x_ml + (1._r8 - w)*x
+      where (col_ok) x = w*x_ml + (1.0_r8 - w)*x
     end subroutine blend1
   end subroutine physics_driver_run
 
   subroutine copy_cam_out(src, dst)
     type(cam_out_t), intent(in) :: src
     type(cam_out_t), intent(inout) :: dst
-    dst%netsw = src%netsw; dst%flwds = src%flwds; dst%precsc = src%precsc; dst%precc = src%precc
-    dst%sols = src%sols; dst%soll = src%soll; dst%solsd = src%solsd; dst%solld = src%solld
+    dst%netsw = src%netsw
+    dst%flwds = src%flwds
+    dst%precsc = src%precsc
+    dst%precc = src%precc
+    dst%sols = src%sols
+    dst%soll = src%soll
+    dst%solsd = src%solsd
+    dst%solld = src%solld
   end subroutine copy_cam_out
 end module physics_driver

@@ -7,11 +7,11 @@
 !! run per step; recurrent state stays in the engine and is copied out for restarts.
 module physics_ml
   use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
-  use mpi_f08, only: MPI_Comm
-  use hybridge
+  use host_abort, only: abort_run
   use host_constants, only: r8, nlev
   use host_namelist, only: host_config
-  use host_abort, only: abort_run
+  use hybridge
+  use mpi_f08, only: MPI_Comm
   use physics_types, only: physics_state, physics_ptend, cam_out_t
   implicit none
   private
@@ -50,7 +50,7 @@ contains
     model_path = trim(cfg%model_path)
     write (options, '("threads=",i0,";batching=",a,";chunk=",i0,";nonfinite=pass")') &
       cfg%num_threads, trim(cfg%batching), cfg%ml_chunk
-    if (cfg%ml_cuda_graphs) options = trim(options)//";cuda_graphs=on"
+    if (cfg%ml_cuda_graphs) options = trim(options)//';cuda_graphs=on'
     msg = ''
     call hyb_load(model, model_path, device=trim(cfg%device), options=trim(options), &
                   comm=comm%mpi_val, stat=ierr, errmsg=msg)
@@ -101,7 +101,7 @@ contains
                                          "' holds variable '"//trim(t%var(v))//"', which hybridge-host does not provide")
       if (expected /= t%size(v)) call abort_run("emulator '"//model_path//"': variable '"//trim(t%var(v))// &
                                                  "' of '"//t%name//"' has the wrong size (expected "//itoa(expected)// &
-                                                 ", manifest says "//itoa(t%size(v))//")")
+                                                 ', manifest says '//itoa(t%size(v))//')')
     end do
     allocate (t%x(shape(1), ncol))
   end subroutine describe_tensor
@@ -113,14 +113,18 @@ contains
     variable_size = 0
     if (role == HYB_INPUT) then
       select case (trim(name))
-      case ('state_t', 'state_q0001'); variable_size = nlev
-      case ('state_ps', 'pbuf_SOLIN', 'pbuf_LHFLX', 'pbuf_SHFLX', 'pbuf_COSZRS'); variable_size = 1
+      case ('state_t', 'state_q0001')
+        variable_size = nlev
+      case ('state_ps', 'pbuf_SOLIN', 'pbuf_LHFLX', 'pbuf_SHFLX', 'pbuf_COSZRS')
+        variable_size = 1
       end select
     else
       select case (trim(name))
-      case ('ptend_t', 'ptend_q0001'); variable_size = nlev
+      case ('ptend_t', 'ptend_q0001')
+        variable_size = nlev
       case ('cam_out_NETSW', 'cam_out_FLWDS', 'cam_out_PRECSC', 'cam_out_PRECC', &
-            'cam_out_SOLS', 'cam_out_SOLL', 'cam_out_SOLSD', 'cam_out_SOLLD'); variable_size = 1
+            'cam_out_SOLS', 'cam_out_SOLL', 'cam_out_SOLSD', 'cam_out_SOLLD')
+            variable_size = 1
       end select
     end if
   end function variable_size
@@ -141,13 +145,20 @@ contains
         a = inputs(n)%offset(v) + 1
         b = inputs(n)%offset(v) + inputs(n)%size(v)
         select case (trim(inputs(n)%var(v)))
-        case ('state_t');     inputs(n)%x(a:b, :) = state%t
-        case ('state_q0001'); inputs(n)%x(a:b, :) = state%q
-        case ('state_ps');    inputs(n)%x(a, :) = state%ps
-        case ('pbuf_SOLIN');  inputs(n)%x(a, :) = state%solin
-        case ('pbuf_LHFLX');  inputs(n)%x(a, :) = state%lhflx
-        case ('pbuf_SHFLX');  inputs(n)%x(a, :) = state%shflx
-        case ('pbuf_COSZRS'); inputs(n)%x(a, :) = state%coszrs
+        case ('state_t')
+          inputs(n)%x(a:b, :) = state%t
+        case ('state_q0001')
+          inputs(n)%x(a:b, :) = state%q
+        case ('state_ps')
+          inputs(n)%x(a, :) = state%ps
+        case ('pbuf_SOLIN')
+          inputs(n)%x(a, :) = state%solin
+        case ('pbuf_LHFLX')
+          inputs(n)%x(a, :) = state%lhflx
+        case ('pbuf_SHFLX')
+          inputs(n)%x(a, :) = state%shflx
+        case ('pbuf_COSZRS')
+          inputs(n)%x(a, :) = state%coszrs
         end select
       end do
     end do
@@ -182,16 +193,26 @@ contains
         a = outputs(n)%offset(v) + 1
         b = outputs(n)%offset(v) + outputs(n)%size(v)
         select case (trim(outputs(n)%var(v)))
-        case ('ptend_t');        ptend%t = outputs(n)%x(a:b, :)
-        case ('ptend_q0001');    ptend%q = outputs(n)%x(a:b, :)
-        case ('cam_out_NETSW');  cam_out%netsw = outputs(n)%x(a, :)
-        case ('cam_out_FLWDS');  cam_out%flwds = outputs(n)%x(a, :)
-        case ('cam_out_PRECSC'); cam_out%precsc = outputs(n)%x(a, :)
-        case ('cam_out_PRECC');  cam_out%precc = outputs(n)%x(a, :)
-        case ('cam_out_SOLS');   cam_out%sols = outputs(n)%x(a, :)
-        case ('cam_out_SOLL');   cam_out%soll = outputs(n)%x(a, :)
-        case ('cam_out_SOLSD');  cam_out%solsd = outputs(n)%x(a, :)
-        case ('cam_out_SOLLD');  cam_out%solld = outputs(n)%x(a, :)
+        case ('ptend_t')
+          ptend%t = outputs(n)%x(a:b, :)
+        case ('ptend_q0001')
+          ptend%q = outputs(n)%x(a:b, :)
+        case ('cam_out_NETSW')
+          cam_out%netsw = outputs(n)%x(a, :)
+        case ('cam_out_FLWDS')
+          cam_out%flwds = outputs(n)%x(a, :)
+        case ('cam_out_PRECSC')
+          cam_out%precsc = outputs(n)%x(a, :)
+        case ('cam_out_PRECC')
+          cam_out%precc = outputs(n)%x(a, :)
+        case ('cam_out_SOLS')
+          cam_out%sols = outputs(n)%x(a, :)
+        case ('cam_out_SOLL')
+          cam_out%soll = outputs(n)%x(a, :)
+        case ('cam_out_SOLSD')
+          cam_out%solsd = outputs(n)%x(a, :)
+        case ('cam_out_SOLLD')
+          cam_out%solld = outputs(n)%x(a, :)
         end select
       end do
     end do

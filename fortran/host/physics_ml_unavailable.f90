@@ -2,10 +2,10 @@
 !! (CMake found no target `hybridge` with its Fortran module): the conventional mode
 !! works, and asking for an emulator stops with a message saying why.
 module physics_ml
-  use mpi_f08, only: MPI_Comm
+  use host_abort, only: abort_run
   use host_constants, only: r8
   use host_namelist, only: host_config
-  use host_abort, only: abort_run
+  use mpi_f08, only: MPI_Comm
   use physics_types, only: physics_state, physics_ptend, cam_out_t
   implicit none
   private
@@ -18,7 +18,7 @@ contains
     integer, intent(in) :: ncol
     type(MPI_Comm), intent(in) :: comm
     call abort_run("physics_mode = '"//trim(cfg%physics_mode)//"' needs the hybridge library, "// &
-                   "but this hybridge-host was built without it")
+                   'but this hybridge-host was built without it')
   end subroutine ml_init
 
   subroutine ml_physics(state, ptend, cam_out, col_ok, ok, errmsg)
@@ -38,7 +38,7 @@ contains
 
   subroutine ml_get_state(buf)
     real(r8), intent(out) :: buf(:, :)
-    buf = 0._r8
+    buf = 0.0_r8
   end subroutine ml_get_state
 
   subroutine ml_set_state(buf)

@@ -52,14 +52,19 @@ contains
               state%pint(nlev + 1, ncol), state%pdel(nlev, ncol), state%t(nlev, ncol), &
               state%q(nlev, ncol), state%solin(ncol), state%coszrs(ncol), state%sst(ncol), &
               state%lhflx(ncol), state%shflx(ncol))
-    state%solin = 0; state%coszrs = 0; state%sst = 0; state%lhflx = 0; state%shflx = 0
+    state%solin = 0
+    state%coszrs = 0
+    state%sst = 0
+    state%lhflx = 0
+    state%shflx = 0
   end subroutine physics_state_alloc
 
   subroutine physics_ptend_alloc(ptend, ncol)
     type(physics_ptend), intent(out) :: ptend
     integer, intent(in) :: ncol
     allocate (ptend%t(nlev, ncol), ptend%q(nlev, ncol))
-    ptend%t = 0; ptend%q = 0
+    ptend%t = 0
+    ptend%q = 0
   end subroutine physics_ptend_alloc
 
   subroutine cam_out_alloc(cam_out, ncol)
@@ -90,7 +95,7 @@ contains
     integer, intent(out) :: nqneg
     state%t = state%t + dtime*ptend%t
     state%q = state%q + dtime*ptend%q
-    nqneg = count(state%q < 0._r8)
-    where (state%q < 0._r8) state%q = 0._r8
+    nqneg = count(state%q < 0.0_r8)
+    where (state%q < 0.0_r8) state%q = 0.0_r8
   end subroutine physics_update
 end module physics_types

@@ -36,18 +36,18 @@ contains
       tau0 = tau_e + (tau_p - tau_e)*sin(state%lat(i))**2
       do k = 1, nlev + 1
         sigma = state%pint(k, i)/state%ps(i)
-        tau(k) = tau0*(f_linear*sigma + (1._r8 - f_linear)*sigma**4)
+        tau(k) = tau0*(f_linear*sigma + (1.0_r8 - f_linear)*sigma**4)
         sw(k) = state%solin(i)*exp(-tau_sw*sigma**2)
       end do
       b = stebol*state%t(:, i)**4
       tr = exp(-(tau(2:nlev + 1) - tau(1:nlev)))
-      dn(1) = 0._r8
+      dn(1) = 0.0_r8
       do k = 1, nlev
-        dn(k + 1) = dn(k)*tr(k) + b(k)*(1._r8 - tr(k))
+        dn(k + 1) = dn(k)*tr(k) + b(k)*(1.0_r8 - tr(k))
       end do
       up(nlev + 1) = stebol*state%sst(i)**4
       do k = nlev, 1, -1
-        up(k) = up(k + 1)*tr(k) + b(k)*(1._r8 - tr(k))
+        up(k) = up(k + 1)*tr(k) + b(k)*(1.0_r8 - tr(k))
       end do
       ! Layer heating from the convergence of the net downward flux.
       do k = 1, nlev
@@ -59,12 +59,12 @@ contains
       sw_sfc = sw(nlev + 1)
       mu = max(state%coszrs(i), 0.01_r8)
       direct = sw_sfc*exp(-tau_scatter/mu)
-      cam_out%netsw(i) = (1._r8 - albedo)*sw_sfc
+      cam_out%netsw(i) = (1.0_r8 - albedo)*sw_sfc
       cam_out%flwds(i) = dn(nlev + 1)
       cam_out%sols(i) = visible_fraction*direct
-      cam_out%soll(i) = (1._r8 - visible_fraction)*direct
+      cam_out%soll(i) = (1.0_r8 - visible_fraction)*direct
       cam_out%solsd(i) = visible_fraction*(sw_sfc - direct)
-      cam_out%solld(i) = (1._r8 - visible_fraction)*(sw_sfc - direct)
+      cam_out%solld(i) = (1.0_r8 - visible_fraction)*(sw_sfc - direct)
     end do
   end subroutine radiation_tend
 end module radiation_gray

@@ -13,7 +13,7 @@ module surface_fluxes
   public :: set_surface_fluxes
 
   real(r8), parameter :: c_exchange = 1.3e-3_r8   !< bulk exchange coefficient for heat and moisture
-  real(r8), parameter :: wind_sfc = 5._r8         !< surface wind speed incl. gustiness [m/s]
+  real(r8), parameter :: wind_sfc = 5.0_r8         !< surface wind speed incl. gustiness [m/s]
 
 contains
 

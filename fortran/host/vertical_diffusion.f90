@@ -11,7 +11,7 @@ module vertical_diffusion
   private
   public :: vertical_diffusion_apply
 
-  real(r8), parameter :: k_max = 30._r8        !< eddy diffusivity at the surface [m2/s]
+  real(r8), parameter :: k_max = 30.0_r8        !< eddy diffusivity at the surface [m2/s]
   real(r8), parameter :: sigma_top = 0.85_r8   !< boundary-layer top in sigma = p/ps
 
 contains
@@ -26,17 +26,17 @@ contains
     integer :: k
 
     ! Heights from the hypsometric equation, surface at z = 0.
-    zint(nlev + 1) = 0._r8
+    zint(nlev + 1) = 0.0_r8
     do k = nlev, 1, -1
       zmid(k) = zint(k + 1) + rair*t(k)/gravit*log(state%pint(k + 1, i)/state%pmid(k, i))
       zint(k) = zint(k + 1) + rair*t(k)/gravit*log(state%pint(k + 1, i)/state%pint(k, i))
     end do
 
     ! coef(k): (rho g)^2 K / dp at the interface above layer k [Pa/s]; zero at both ends.
-    coef = 0._r8
+    coef = 0.0_r8
     do k = 2, nlev
       sigma = state%pint(k, i)/state%ps(i)
-      k_int = k_max*max(0._r8, (sigma - sigma_top)/(1._r8 - sigma_top))
+      k_int = k_max*max(0.0_r8, (sigma - sigma_top)/(1.0_r8 - sigma_top))
       rho = state%pint(k, i)/(rair*0.5_r8*(t(k - 1) + t(k)))
       coef(k) = (rho*gravit)**2*k_int/(state%pmid(k, i) - state%pmid(k - 1, i))
     end do
@@ -58,7 +58,7 @@ contains
     do k = 1, nlev
       a(k) = -dtime*coef(k)/pdel(k)
       c(k) = -dtime*coef(k + 1)/pdel(k)
-      b(k) = 1._r8 - a(k) - c(k)
+      b(k) = 1.0_r8 - a(k) - c(k)
     end do
     cp(1) = c(1)/b(1)
     dp(1) = x(1)/b(1)

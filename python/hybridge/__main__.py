@@ -1,5 +1,6 @@
 """``python -m hybridge ...``: the ``hybridge`` command, plus ``--cmake-dir`` (as pybind11 has it)
 for CMake builds: ``cmake -Dhybridge_DIR=$(python -m hybridge --cmake-dir) ...``."""
+
 import sys
 
 from hybridge.cli import main

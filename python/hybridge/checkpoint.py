@@ -3,6 +3,7 @@
 A checkpoint names the model and its options, the variable set, dt and the normalization,
 so that export and resume can refuse one that belongs to another model.
 """
+
 from __future__ import annotations
 
 import os
@@ -43,8 +44,11 @@ def load_weights(module: torch.nn.Module, state_dict: dict, path) -> None:
     own = module.state_dict()
     missing = sorted(set(own) - set(state_dict))
     extra = sorted(set(state_dict) - set(own))
-    shapes = [f"{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}"
-              for k in sorted(set(own) & set(state_dict)) if own[k].shape != state_dict[k].shape]
+    shapes = [
+        f"{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in sorted(set(own) & set(state_dict))
+        if own[k].shape != state_dict[k].shape
+    ]
     if missing or extra or shapes:
         parts = []
         if missing:

@@ -4,6 +4,7 @@ Each subcommand module provides ``add_arguments(parser)`` and ``run(args) -> int
 ``(name, module, help)`` entry to :data:`COMMANDS` to register a new one. Errors that are
 the user's to fix (bad data, config, checkpoint, model file) print one line and exit 1.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,15 +19,25 @@ COMMANDS = [
     ("evaluate", "hybridge.evaluate", "offline metrics of model(s) on ClimSim-format files"),
     ("demo", "hybridge.online.demo", "reference run, training, hybrid runs and online evaluation report"),
     ("ensemble", "hybridge.ensemble", "train and run an ensemble of hybrid simulations, summarise survival"),
-    ("verify", "hybridge.verify.command", "bit-level coupling harness (mpirun; PYREF, REP, ERS, PEM, PET, NODE)"),
-    ("config", "hybridge.config_cmd", "print the flags and folders a foreign build needs (--fflags, --libs, --cmake-dir)"),
+    (
+        "verify",
+        "hybridge.verify.command",
+        "bit-level coupling harness (mpirun; PYREF, REP, ERS, PEM, PET, NODE)",
+    ),
+    (
+        "config",
+        "hybridge.config_cmd",
+        "print the flags and folders a foreign build needs (--fflags, --libs, --cmake-dir)",
+    ),
 ]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="hybridge", description="ClimSim-format data, emulator training, export with "
-        "manifest, inspection and offline evaluation")
+        prog="hybridge",
+        description="ClimSim-format data, emulator training, export with "
+        "manifest, inspection and offline evaluation",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module, help_text in COMMANDS:
         p = sub.add_parser(name, help=help_text, description=help_text)

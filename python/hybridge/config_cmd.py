@@ -9,6 +9,7 @@ or ``pkg-config --cflags --libs hybridge`` with ``PKG_CONFIG_PATH=$(hybridge con
 --pkgconfig-dir)``; for CMake, ``-Dhybridge_DIR=$(hybridge config --cmake-dir)``. The paths
 are those of the install that :mod:`hybridge.install` finds (the pip-installed package first).
 """
+
 from __future__ import annotations
 
 import argparse

@@ -12,6 +12,7 @@ or ``$HYBRIDGE_LIB`` / ``$HYBRIDGE_BUILD`` for a build tree); cffi reads the dec
 from ``hybridge.h`` itself. :func:`engine_module` imports the pybind11 module
 ``hybridge_engine`` (the same C++ engine without the C ABI) from a build folder.
 """
+
 from __future__ import annotations
 
 import os
@@ -53,6 +54,7 @@ def ffi():
     global _ffi
     if _ffi is None:
         import cffi
+
         f = cffi.FFI()
         f.cdef(_cdef_text(install.header_path().read_text()))
         _ffi = f
@@ -69,9 +71,9 @@ def __getattr__(name: str):
     if name == "STATUS":
         return _enum("hyb_status_code")
     if name == "ROLES":
-        return {k[len("HYB_"):].lower(): v for k, v in _enum("hyb_role").items()}
+        return {k[len("HYB_") :].lower(): v for k, v in _enum("hyb_role").items()}
     if name == "DTYPES":
-        return {k[len("HYB_"):].lower(): v for k, v in _enum("hyb_dtype").items()}
+        return {k[len("HYB_") :].lower(): v for k, v in _enum("hyb_dtype").items()}
     if name == "HYB_MAX_NDIM":
         return int(lib().HYB_MAX_NDIM)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -136,8 +138,9 @@ def _host_dtype(array: np.ndarray, what: str) -> int:
         return lib().HYB_FLOAT64
     if array.dtype == np.float32:
         return lib().HYB_FLOAT32
-    raise HybridgeError(lib().HYB_ERR_DTYPE, "HYB_ERR_DTYPE",
-                        f"{what}: numpy dtype {array.dtype} is not float32 or float64")
+    raise HybridgeError(
+        lib().HYB_ERR_DTYPE, "HYB_ERR_DTYPE", f"{what}: numpy dtype {array.dtype} is not float32 or float64"
+    )
 
 
 class Model:
@@ -148,9 +151,14 @@ class Model:
     :class:`~hybridge.manifest.Manifest`, required for a model file without one) and loads.
     """
 
-    def __init__(self, path: str | os.PathLike | None = None, *,
-                 options: Mapping[str, object] | None = None,
-                 declarations: Manifest | None = None, comm: int | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike | None = None,
+        *,
+        options: Mapping[str, object] | None = None,
+        declarations: Manifest | None = None,
+        comm: int | None = None,
+    ):
         handle = ffi().new("hyb_model *")
         check(lib().hyb_model_create(handle))
         self.handle = int(handle[0])
@@ -160,8 +168,11 @@ class Model:
         if comm is not None:
             self.set_comm(comm)
         if declarations is not None:
-            for role, specs in (("input", declarations.inputs), ("output", declarations.outputs),
-                                ("state", declarations.states)):
+            for role, specs in (
+                ("input", declarations.inputs),
+                ("output", declarations.outputs),
+                ("state", declarations.states),
+            ):
                 for s in specs:
                     self.declare(role, s.name, s.shape, s.dtype, s.batch_axis)
         if path is not None:
@@ -175,11 +186,21 @@ class Model:
         """Communicator as a Fortran handle (mpi4py: ``comm.py2f()``)."""
         check(lib().hyb_model_set_comm(self.handle, int(fortran_comm)))
 
-    def declare(self, role: str, name: str, shape: Iterable[int], dtype: str = "float32",
-                batch_axis: int = 0) -> None:
+    def declare(
+        self, role: str, name: str, shape: Iterable[int], dtype: str = "float32", batch_axis: int = 0
+    ) -> None:
         shape = [int(d) for d in shape]
-        check(lib().hyb_model_declare(self.handle, _code("role", role), name.encode(), _code("dtype", dtype),
-                                      len(shape), _shape(shape), batch_axis))
+        check(
+            lib().hyb_model_declare(
+                self.handle,
+                _code("role", role),
+                name.encode(),
+                _code("dtype", dtype),
+                len(shape),
+                _shape(shape),
+                batch_axis,
+            )
+        )
 
     def load(self, path: str | os.PathLike) -> None:
         check(lib().hyb_model_load(self.handle, os.fsencode(path)))
@@ -229,12 +250,19 @@ class Model:
             name = ffi().new("char[]", 256)
             dtype, ndim, axis = ffi().new("int *"), ffi().new("int *"), ffi().new("int *")
             shape = ffi().new("int64_t[]", lib().HYB_MAX_NDIM)
-            check(lib().hyb_model_tensor_info(self.handle, _code("role", role), i, name, len(name),
-                                              dtype, ndim, shape, axis))
-            out.append({"name": ffi().string(name).decode(),
-                        "shape": [int(shape[k]) for k in range(ndim[0])],
-                        "dtype": "float64" if dtype[0] == lib().HYB_FLOAT64 else "float32",
-                        "batch_axis": int(axis[0])})
+            check(
+                lib().hyb_model_tensor_info(
+                    self.handle, _code("role", role), i, name, len(name), dtype, ndim, shape, axis
+                )
+            )
+            out.append(
+                {
+                    "name": ffi().string(name).decode(),
+                    "shape": [int(shape[k]) for k in range(ndim[0])],
+                    "dtype": "float64" if dtype[0] == lib().HYB_FLOAT64 else "float32",
+                    "batch_axis": int(axis[0]),
+                }
+            )
         return out
 
     def layout(self, role: str, tensor: str) -> list[tuple[str, int, int]]:
@@ -245,8 +273,11 @@ class Model:
         for i in range(n[0]):
             var = ffi().new("char[]", 256)
             offset, size = ffi().new("int64_t *"), ffi().new("int64_t *")
-            check(lib().hyb_model_layout_var(self.handle, _code("role", role), tensor.encode(), i, var,
-                                             len(var), offset, size))
+            check(
+                lib().hyb_model_layout_var(
+                    self.handle, _code("role", role), tensor.encode(), i, var, len(var), offset, size
+                )
+            )
             out.append((ffi().string(var).decode(), int(offset[0]), int(size[0])))
         return out
 
@@ -256,9 +287,17 @@ class Model:
         if not (isinstance(array, np.ndarray) and array.flags.c_contiguous):
             raise ValueError(f"{role} '{name}': bind needs a C-contiguous numpy array")
         dtype = _host_dtype(array, f"{role} '{name}'")
-        check(lib().hyb_model_bind(self.handle, _code("role", role), name.encode(),
-                                   ffi().cast("void *", array.ctypes.data), dtype, array.ndim,
-                                   _shape(array.shape)))
+        check(
+            lib().hyb_model_bind(
+                self.handle,
+                _code("role", role),
+                name.encode(),
+                ffi().cast("void *", array.ctypes.data),
+                dtype,
+                array.ndim,
+                _shape(array.shape),
+            )
+        )
 
     def run_bound(self) -> None:
         check(lib().hyb_model_run(self.handle))
@@ -270,8 +309,11 @@ class Model:
         for name, a in keep.items():
             _host_dtype(a, f"input '{name}'")
         ncol = next(iter(keep.values())).shape[0] if keep else 0
-        outputs = {t["name"]: np.empty([ncol, *t["shape"]], dtype=out_dtype)
-                   for t in self.tensors("output")} if ncol > 0 else {}
+        outputs = (
+            {t["name"]: np.empty([ncol, *t["shape"]], dtype=out_dtype) for t in self.tensors("output")}
+            if ncol > 0
+            else {}
+        )
         for role, arrays in (("input", keep), ("output", outputs)):
             for name, a in arrays.items():
                 self.bind(role, name, a)
@@ -283,18 +325,30 @@ class Model:
         spec = next((t for t in self.tensors("state") if t["name"] == name), None)
         shape = [ncol, *(spec["shape"] if spec else [])]
         out = np.zeros(shape, dtype=dtype)
-        check(lib().hyb_model_get_state(self.handle, name.encode(),
-                                        ffi().cast("void *", out.ctypes.data),
-                                        _host_dtype(out, f"state '{name}'"), out.ndim,
-                                        _shape(out.shape)))
+        check(
+            lib().hyb_model_get_state(
+                self.handle,
+                name.encode(),
+                ffi().cast("void *", out.ctypes.data),
+                _host_dtype(out, f"state '{name}'"),
+                out.ndim,
+                _shape(out.shape),
+            )
+        )
         return out
 
     def set_state(self, name: str, value: np.ndarray) -> None:
         value = np.ascontiguousarray(value)
-        check(lib().hyb_model_set_state(self.handle, name.encode(),
-                                        ffi().cast("void *", value.ctypes.data),
-                                        _host_dtype(value, f"state '{name}'"), value.ndim,
-                                        _shape(value.shape)))
+        check(
+            lib().hyb_model_set_state(
+                self.handle,
+                name.encode(),
+                ffi().cast("void *", value.ctypes.data),
+                _host_dtype(value, f"state '{name}'"),
+                value.ndim,
+                _shape(value.shape),
+            )
+        )
 
     def reset_state(self) -> None:
         check(lib().hyb_model_reset_state(self.handle))
@@ -313,6 +367,8 @@ def engine_module():
     try:
         import hybridge_engine
     except ImportError as e:
-        raise ImportError(f"hybridge_engine (pybind11) not importable from {folder}: {e}; "
-                          "build with HYBRIDGE_BUILD_PYTHON=ON") from e
+        raise ImportError(
+            f"hybridge_engine (pybind11) not importable from {folder}: {e}; "
+            "build with HYBRIDGE_BUILD_PYTHON=ON"
+        ) from e
     return hybridge_engine

@@ -27,6 +27,7 @@ Locally the members run in parallel, as many at a time as the machine's cores al
 (``--jobs``); ``--slurm`` writes Slurm batch scripts instead (the reference, a job array
 of members, the summary, chained by dependencies) and runs nothing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,10 +50,22 @@ from .online.report import markdown_table
 from .online.workflow import evaluate_run, make_reference, run_hybrid, train_and_export
 
 # the same sizes as `hybridge demo`, so an ensemble in the demo's folder reuses its reference
-REFERENCE_DEFAULTS = {"train_days": 5.0, "hybrid_days": 5.0, "train_interval": 1,
-                      "output_interval": 3, "ranks": 2}
-CONFIG_DEFAULTS = {"hidden": [512, 512, 512, 512], "epochs": 15, "batch_size": 1024, "physics_mode": "ml",
-                   "ml_variables": [], "nonfinite_policy": "abort", "train_set": []}
+REFERENCE_DEFAULTS = {
+    "train_days": 5.0,
+    "hybrid_days": 5.0,
+    "train_interval": 1,
+    "output_interval": 3,
+    "ranks": 2,
+}
+CONFIG_DEFAULTS = {
+    "hidden": [512, 512, 512, 512],
+    "epochs": 15,
+    "batch_size": 1024,
+    "physics_mode": "ml",
+    "ml_variables": [],
+    "nonfinite_policy": "abort",
+    "train_set": [],
+}
 SLURM_DEFAULTS = {"partition": None, "time": "02:00:00", "account": None, "extra": []}
 SPEC_KEYS = {"out", "reference", "ranks_per_member", "seeds", "configurations", "slurm"}
 
@@ -91,11 +104,14 @@ def load_spec(path) -> dict:
     configs = spec.get("configurations")
     if not isinstance(configs, dict) or not configs:
         raise SpecError(f"{path}: configurations must be a non-empty mapping name -> settings")
-    out = {"out": spec.get("out", "ensemble_out"), "seeds": seeds,
-           "ranks_per_member": int(spec.get("ranks_per_member", 1)),
-           "reference": _merge(REFERENCE_DEFAULTS, spec.get("reference"), f"{path}: reference"),
-           "slurm": _merge(SLURM_DEFAULTS, spec.get("slurm"), f"{path}: slurm"),
-           "configurations": {}}
+    out = {
+        "out": spec.get("out", "ensemble_out"),
+        "seeds": seeds,
+        "ranks_per_member": int(spec.get("ranks_per_member", 1)),
+        "reference": _merge(REFERENCE_DEFAULTS, spec.get("reference"), f"{path}: reference"),
+        "slurm": _merge(SLURM_DEFAULTS, spec.get("slurm"), f"{path}: slurm"),
+        "configurations": {},
+    }
     for name, cfg in configs.items():
         where = f"{path}: configurations.{name}"
         if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
@@ -107,8 +123,11 @@ def load_spec(path) -> dict:
             raise SpecError(f"{where}: physics_mode 'partial' needs ml_variables")
         if c["nonfinite_policy"] not in ("abort", "fallback"):
             raise SpecError(f"{where}: nonfinite_policy must be 'abort' or 'fallback'")
-        if not (isinstance(c["hidden"], list) and c["hidden"] and all(isinstance(h, int) and h > 0
-                                                                      for h in c["hidden"])):
+        if not (
+            isinstance(c["hidden"], list)
+            and c["hidden"]
+            and all(isinstance(h, int) and h > 0 for h in c["hidden"])
+        ):
             raise SpecError(f"{where}: hidden must be a list of positive integers, got {c['hidden']!r}")
         out["configurations"][name] = c
     if out["ranks_per_member"] < 1:
@@ -118,33 +137,51 @@ def load_spec(path) -> dict:
 
 def members(spec: dict) -> list[dict]:
     """Configuration-major list of members: name, configuration, seed, settings."""
-    return [{"index": i * len(spec["seeds"]) + j, "name": f"{cname}-s{seed}", "configuration": cname,
-             "seed": seed, "settings": cfg}
-            for i, (cname, cfg) in enumerate(spec["configurations"].items())
-            for j, seed in enumerate(spec["seeds"])]
+    return [
+        {
+            "index": i * len(spec["seeds"]) + j,
+            "name": f"{cname}-s{seed}",
+            "configuration": cname,
+            "seed": seed,
+            "settings": cfg,
+        }
+        for i, (cname, cfg) in enumerate(spec["configurations"].items())
+        for j, seed in enumerate(spec["seeds"])
+    ]
 
 
 def ensure_reference(spec: dict, out: Path) -> dict:
     r = spec["reference"]
-    return make_reference(out, r["train_days"], r["hybrid_days"], r["ranks"], r["train_interval"],
-                          r["output_interval"])
+    return make_reference(
+        out, r["train_days"], r["hybrid_days"], r["ranks"], r["train_interval"], r["output_interval"]
+    )
 
 
 def run_member(spec: dict, out: Path, index: int) -> dict:
     """Train, export, run and evaluate member ``index``; writes ``members/<name>/result.json``."""
     all_members = members(spec)
     if not 0 <= index < len(all_members):
-        raise SpecError(f"member {index} does not exist: the spec has {len(all_members)} members "
-                        f"(0 .. {len(all_members) - 1})")
+        raise SpecError(
+            f"member {index} does not exist: the spec has {len(all_members)} members "
+            f"(0 .. {len(all_members) - 1})"
+        )
     m = all_members[index]
     record = out / "reference" / "reference.json"
     reference = read_json(record, "reference record (run `hybridge ensemble SPEC --reference-only` first)")
     c = m["settings"]
     mdir = out / "members" / m["name"]
-    model = train_and_export(reference, mdir / "emulator", c["epochs"], c["hidden"], m["seed"],
-                             c["batch_size"], c["train_set"])
-    host_run = run_hybrid(mdir / "hybrid", reference, model, c["physics_mode"], spec["ranks_per_member"],
-                          c["ml_variables"], c["nonfinite_policy"])
+    model = train_and_export(
+        reference, mdir / "emulator", c["epochs"], c["hidden"], m["seed"], c["batch_size"], c["train_set"]
+    )
+    host_run = run_hybrid(
+        mdir / "hybrid",
+        reference,
+        model,
+        c["physics_mode"],
+        spec["ranks_per_member"],
+        c["ml_variables"],
+        c["nonfinite_policy"],
+    )
     result = evaluate_run(m["name"], host_run, reference, c["physics_mode"], c["ml_variables"])
     result.update(configuration=m["configuration"], seed=m["seed"], index=index)
     write_json(mdir / "result.json", result)
@@ -159,12 +196,24 @@ def run_local(spec_path: Path, spec: dict, out: Path, jobs: int) -> list[int]:
     logs.mkdir(parents=True, exist_ok=True)
 
     def launch(m) -> int:
-        cmd = [sys.executable, "-m", "hybridge.cli", "ensemble", str(spec_path), "--out", str(out),
-               "--member", str(m["index"])]
+        cmd = [
+            sys.executable,
+            "-m",
+            "hybridge.cli",
+            "ensemble",
+            str(spec_path),
+            "--out",
+            str(out),
+            "--member",
+            str(m["index"]),
+        ]
         with open(logs / f"{m['name']}.log", "w") as log:
             rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
-        print(f"  member {m['index']} {m['name']}: " + ("done" if rc == 0 else
-              f"FAILED (exit {rc}, see {logs / (m['name'] + '.log')})"), flush=True)
+        print(
+            f"  member {m['index']} {m['name']}: "
+            + ("done" if rc == 0 else f"FAILED (exit {rc}, see {logs / (m['name'] + '.log')})"),
+            flush=True,
+        )
         return rc
 
     to_run = members(spec)
@@ -191,12 +240,19 @@ def summarize(spec: dict, out: Path) -> Path:
     rows = []
     for r in results:
         met = r.get("metrics") or {}
-        rows.append({"member": r["name"], "configuration": r["configuration"], "seed": r["seed"],
-                     "steps_survived": r["steps_survived"], "steps_requested": r["steps_requested"],
-                     "final_rmse_t_K": met.get("final_rmse_t_K", math.nan),
-                     "final_rmse_q_g_per_kg": met.get("final_rmse_q_g_per_kg", math.nan),
-                     "mean_rmse_t_K": met.get("mean_rmse_t_K", math.nan),
-                     "mean_rmse_q_g_per_kg": met.get("mean_rmse_q_g_per_kg", math.nan)})
+        rows.append(
+            {
+                "member": r["name"],
+                "configuration": r["configuration"],
+                "seed": r["seed"],
+                "steps_survived": r["steps_survived"],
+                "steps_requested": r["steps_requested"],
+                "final_rmse_t_K": met.get("final_rmse_t_K", math.nan),
+                "final_rmse_q_g_per_kg": met.get("final_rmse_q_g_per_kg", math.nan),
+                "mean_rmse_t_K": met.get("mean_rmse_t_K", math.nan),
+                "mean_rmse_q_g_per_kg": met.get("mean_rmse_q_g_per_kg", math.nan),
+            }
+        )
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(rows[0]))
     w.writeheader()
@@ -214,20 +270,34 @@ def summarize(spec: dict, out: Path) -> Path:
             v = np.array([r[key] for r in rs], dtype=float)
             v = v[np.isfinite(v)]
             return f"{v.mean():.3g} ± {v.std():.2g}" if v.size else "n/a"
-        table.append({"configuration": cname, "members": len(rs),
-                      "completed": f"{sum(s >= 1 for s in surv)}/{len(rs)}",
-                      "median survival (days)":
-                          f"{np.median([r['steps_survived'] for r in rs]) / STEPS_PER_DAY:.2f}",
-                      "mean RMSE T (K)": spread("mean_rmse_t_K"),
-                      "mean RMSE q (g/kg)": spread("mean_rmse_q_g_per_kg")})
+
+        table.append(
+            {
+                "configuration": cname,
+                "members": len(rs),
+                "completed": f"{sum(s >= 1 for s in surv)}/{len(rs)}",
+                "median survival (days)": f"{np.median([r['steps_survived'] for r in rs]) / STEPS_PER_DAY:.2f}",
+                "mean RMSE T (K)": spread("mean_rmse_t_K"),
+                "mean RMSE q (g/kg)": spread("mean_rmse_q_g_per_kg"),
+            }
+        )
     _plot_survival(by_config, out / "survival.png")
-    text = ["# hybridge ensemble", "",
-            f"{len(results)} members ({len(by_config)} configurations x seeds {spec['seeds']}); "
-            "RMSE: global, column area x layer mass weighted, against the reference run; "
-            "mean ± standard deviation over seeds.", "", markdown_table(table),
-            "![survival](survival.png)", "", "## Members", "",
-            markdown_table([{k: (f"{v:.3g}" if isinstance(v, float) else v) for k, v in r.items()}
-                            for r in rows])]
+    text = [
+        "# hybridge ensemble",
+        "",
+        f"{len(results)} members ({len(by_config)} configurations x seeds {spec['seeds']}); "
+        "RMSE: global, column area x layer mass weighted, against the reference run; "
+        "mean ± standard deviation over seeds.",
+        "",
+        markdown_table(table),
+        "![survival](survival.png)",
+        "",
+        "## Members",
+        "",
+        markdown_table(
+            [{k: (f"{v:.3g}" if isinstance(v, float) else v) for k, v in r.items()} for r in rows]
+        ),
+    ]
     if missing:
         text += ["", f"Members without a result (failed or not run): {', '.join(missing)}"]
     report = write_text(out / "summary.md", "\n".join(text) + "\n")
@@ -237,12 +307,15 @@ def summarize(spec: dict, out: Path) -> Path:
 
 def _plot_survival(by_config: dict, path: Path) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(6, 3.8))
     for cname, rs in by_config.items():
-        steps, alive = survival_curve([r["steps_survived"] for r in rs],
-                                      max(r["steps_requested"] for r in rs))
+        steps, alive = survival_curve(
+            [r["steps_survived"] for r in rs], max(r["steps_requested"] for r in rs)
+        )
         ax.step(steps / STEPS_PER_DAY, alive, where="post", label=f"{cname} ({len(rs)} runs)")
     ax.set_xlabel("days since hybrid start")
     ax.set_ylabel("fraction of runs still running")
@@ -266,28 +339,54 @@ def write_slurm(spec_path: Path, spec: dict, out: Path) -> Path:
     base += [f"#SBATCH --partition={s['partition']}"] if s["partition"] else []
     base += [f"#SBATCH --account={s['account']}"] if s["account"] else []
     base += [f"#SBATCH {x}" for x in s["extra"]]
-    cmd = f"{shlex.quote(sys.executable)} -m hybridge.cli ensemble {shlex.quote(str(spec_path.resolve()))} " \
-          f"--out {shlex.quote(str(out.resolve()))}"
+    cmd = (
+        f"{shlex.quote(sys.executable)} -m hybridge.cli ensemble {shlex.quote(str(spec_path.resolve()))} "
+        f"--out {shlex.quote(str(out.resolve()))}"
+    )
     logs = shlex.quote(str((out / "logs").resolve()))
 
     def job(name, ntasks, extra, command):
-        lines = ["#!/bin/bash", f"#SBATCH --job-name=hybridge-{name}", f"#SBATCH --ntasks={ntasks}",
-                 "#SBATCH --cpus-per-task=1", f"#SBATCH --output={logs}/%x-%A_%a.out", *base, *extra,
-                 "# hybridge-host runs under mpirun inside the allocation; one thread per rank.",
-                 "set -euo pipefail", "export OMP_NUM_THREADS=1", command, ""]
+        lines = [
+            "#!/bin/bash",
+            f"#SBATCH --job-name=hybridge-{name}",
+            f"#SBATCH --ntasks={ntasks}",
+            "#SBATCH --cpus-per-task=1",
+            f"#SBATCH --output={logs}/%x-%A_%a.out",
+            *base,
+            *extra,
+            "# hybridge-host runs under mpirun inside the allocation; one thread per rank.",
+            "set -euo pipefail",
+            "export OMP_NUM_THREADS=1",
+            command,
+            "",
+        ]
         return "\n".join(lines)
 
     ref_ranks = spec["reference"]["ranks"]
     write_text(d / "reference.sbatch", job("reference", ref_ranks, [], f"{cmd} --reference-only"))
-    write_text(d / "members.sbatch", job("members", spec["ranks_per_member"], [f"#SBATCH --array=0-{n - 1}"],
-                                         f"{cmd} --member \"$SLURM_ARRAY_TASK_ID\""))
+    write_text(
+        d / "members.sbatch",
+        job(
+            "members",
+            spec["ranks_per_member"],
+            [f"#SBATCH --array=0-{n - 1}"],
+            f'{cmd} --member "$SLURM_ARRAY_TASK_ID"',
+        ),
+    )
     write_text(d / "summary.sbatch", job("summary", 1, [], f"{cmd} --summarize"))
-    submit = "\n".join([
-        "#!/bin/bash", "# Submit the ensemble: reference, then the member array, then the summary.",
-        "set -euo pipefail", f"cd {shlex.quote(str(d.resolve()))}", f"mkdir -p {logs}",
-        "ref=$(sbatch --parsable reference.sbatch)",
-        "arr=$(sbatch --parsable --dependency=afterok:$ref members.sbatch)",
-        "sbatch --dependency=afterany:$arr summary.sbatch", ""])
+    submit = "\n".join(
+        [
+            "#!/bin/bash",
+            "# Submit the ensemble: reference, then the member array, then the summary.",
+            "set -euo pipefail",
+            f"cd {shlex.quote(str(d.resolve()))}",
+            f"mkdir -p {logs}",
+            "ref=$(sbatch --parsable reference.sbatch)",
+            "arr=$(sbatch --parsable --dependency=afterok:$ref members.sbatch)",
+            "sbatch --dependency=afterany:$arr summary.sbatch",
+            "",
+        ]
+    )
     write_text(d / "submit.sh", submit)
     os.chmod(d / "submit.sh", 0o755)
     return d / "submit.sh"
@@ -296,8 +395,9 @@ def write_slurm(spec_path: Path, spec: dict, out: Path) -> Path:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", help="YAML ensemble spec (see `pydoc hybridge.ensemble`)")
     p.add_argument("-o", "--out", help="output folder (default: the spec's 'out', else ensemble_out)")
-    p.add_argument("-j", "--jobs", type=int,
-                   help="members run at the same time (default: cores // ranks_per_member)")
+    p.add_argument(
+        "-j", "--jobs", type=int, help="members run at the same time (default: cores // ranks_per_member)"
+    )
     what = p.add_mutually_exclusive_group()
     what.add_argument("--slurm", action="store_true", help="write Slurm job scripts, run nothing")
     what.add_argument("--member", type=int, metavar="I", help="run member I only (a Slurm array task)")
@@ -312,8 +412,10 @@ def run(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     if args.slurm:
         submit = write_slurm(spec_path, spec, out)
-        print(f"wrote Slurm scripts for {len(members(spec))} members to {submit.parent}; submit with: "
-              f"bash {submit}")
+        print(
+            f"wrote Slurm scripts for {len(members(spec))} members to {submit.parent}; submit with: "
+            f"bash {submit}"
+        )
         return 0
     if args.member is not None:
         r = run_member(spec, out, args.member)

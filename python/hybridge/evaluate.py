@@ -10,6 +10,7 @@ Writes ``metrics_by_variable.csv``, ``metrics_by_level.csv``, ``metrics.md``,
 ``r2_by_level.png`` and ``r2_by_latitude.png`` (latitude-pressure cross-sections of R²
 for the profile variables, as in the ClimSim paper), each under a temporary name first.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,13 +50,17 @@ class _Sums:
 
     def metrics(self, cols, feats) -> dict:
         """R², RMSE, bias, CRPS over the given columns; SST about each feature's own mean."""
-        s = {k: getattr(self, k)[np.ix_(cols, feats)].sum(0) for k in
-             ("w", "wy", "wyy", "we", "wee", "wcrps")}
+        s = {
+            k: getattr(self, k)[np.ix_(cols, feats)].sum(0) for k in ("w", "wy", "wyy", "we", "wee", "wcrps")
+        }
         sst = (s["wyy"] - s["wy"] ** 2 / s["w"]).sum()
         w = s["w"].sum()
-        return {"r2": float(1.0 - s["wee"].sum() / sst) if sst > 0 else float("nan"),
-                "rmse": float(np.sqrt(s["wee"].sum() / w)), "bias": float(s["we"].sum() / w),
-                "crps": float(s["wcrps"].sum() / w)}
+        return {
+            "r2": float(1.0 - s["wee"].sum() / sst) if sst > 0 else float("nan"),
+            "rmse": float(np.sqrt(s["wee"].sum() / w)),
+            "bias": float(s["we"].sum() / w),
+            "crps": float(s["wcrps"].sum() / w),
+        }
 
 
 def _crps(members: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -68,17 +73,22 @@ def _crps(members: np.ndarray, y: np.ndarray) -> np.ndarray:
 def _variable_set(manifests, paths) -> VariableSet:
     first = manifests[0]
     for m, p in zip(manifests[1:], paths[1:]):
-        if ([(v.name, v.size) for v in m.inputs[0].layout] != [(v.name, v.size) for v in first.inputs[0].layout]
-                or [(v.name, v.size) for v in m.outputs[0].layout]
-                != [(v.name, v.size) for v in first.outputs[0].layout]):
+        if [(v.name, v.size) for v in m.inputs[0].layout] != [
+            (v.name, v.size) for v in first.inputs[0].layout
+        ] or [(v.name, v.size) for v in m.outputs[0].layout] != [
+            (v.name, v.size) for v in first.outputs[0].layout
+        ]:
             raise ManifestError(f"{p}: variable layout differs from {paths[0]}; an ensemble needs one layout")
     for m, p in zip(manifests, paths):
         if len(m.inputs) != 1 or len(m.outputs) != 1 or m.states:
             raise ManifestError(f"{p}: evaluate takes models with one input x and one output y")
         if not m.inputs[0].layout or not m.outputs[0].layout:
             raise ManifestError(f"{p}: manifest has no variable layout")
-    return VariableSet(first.name, tuple((v.name, v.size) for v in first.inputs[0].layout),
-                       tuple((v.name, v.size) for v in first.outputs[0].layout))
+    return VariableSet(
+        first.name,
+        tuple((v.name, v.size) for v in first.inputs[0].layout),
+        tuple((v.name, v.size) for v in first.outputs[0].layout),
+    )
 
 
 def evaluate(models: list, data, out, stride: int = 1, case: str | None = None) -> dict:
@@ -103,26 +113,39 @@ def evaluate(models: list, data, out, stride: int = 1, case: str | None = None) 
         off = 0
         for _, size in varset.outputs:
             if size > 1:
-                w[:, off:off + size] *= mass[:, :size]
+                w[:, off : off + size] *= mass[:, :size]
             off += size
         if sums is None:
             sums = _Sums(grid.ncol, varset.n_out)
-        sums.add(w, y.astype(np.float64), preds.mean(0),
-                 _crps(preds, y.astype(np.float64)) if len(nets) > 1 else None)
+        sums.add(
+            w,
+            y.astype(np.float64),
+            preds.mean(0),
+            _crps(preds, y.astype(np.float64)) if len(nets) > 1 else None,
+        )
     all_cols = np.arange(grid.ncol)
     by_var, by_lev, by_lat = [], [], {}
     lat_bin = np.digitize(grid.lat, LAT_BINS[1:-1])
     off = 0
     for name, size in varset.outputs:
         feats = np.arange(off, off + size)
-        by_var.append({"variable": name, "levels": size, "units": varset.units(name),
-                       **sums.metrics(all_cols, feats)})
+        by_var.append(
+            {"variable": name, "levels": size, "units": varset.units(name), **sums.metrics(all_cols, feats)}
+        )
         for k in range(size):
-            by_lev.append({"variable": name, "level": k, **sums.metrics(all_cols, feats[k:k + 1])})
+            by_lev.append({"variable": name, "level": k, **sums.metrics(all_cols, feats[k : k + 1])})
         if size > 1:
-            by_lat[name] = np.array([[sums.metrics(np.flatnonzero(lat_bin == b), feats[k:k + 1])["r2"]
-                                      if (lat_bin == b).any() else np.nan for b in range(len(LAT_BINS) - 1)]
-                                     for k in range(size)])
+            by_lat[name] = np.array(
+                [
+                    [
+                        sums.metrics(np.flatnonzero(lat_bin == b), feats[k : k + 1])["r2"]
+                        if (lat_bin == b).any()
+                        else np.nan
+                        for b in range(len(LAT_BINS) - 1)
+                    ]
+                    for k in range(size)
+                ]
+            )
         off += size
     ensemble = len(nets) > 1
     out = Path(out)
@@ -147,9 +170,13 @@ def _write_csv(path: Path, rows: list[dict], fields: list[str]) -> None:
 
 def _markdown(rows, cols, models, nfiles) -> str:
     head = ["variable", "units"] + [c.upper() if c != "r2" else "R²" for c in cols]
-    lines = [f"Offline metrics of {', '.join(str(m) for m in models)} on {nfiles} time steps "
-             "(area- and mass-weighted)" + (", ensemble mean and CRPS" if len(models) > 1 else ""),
-             "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = [
+        f"Offline metrics of {', '.join(str(m) for m in models)} on {nfiles} time steps "
+        "(area- and mass-weighted)" + (", ensemble mean and CRPS" if len(models) > 1 else ""),
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
     for r in rows:
         lines.append("| " + " | ".join([r["variable"], r["units"]] + [f"{r[c]:.4g}" for c in cols]) + " |")
     return "\n".join(lines) + "\n"
@@ -161,8 +188,10 @@ def _pressure_hpa(grid) -> np.ndarray:
 
 def _plot_levels(path: Path, by_lev, varset, grid) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(5, 5))
     for name, size in varset.outputs:
         if size > 1:
@@ -180,14 +209,17 @@ def _plot_levels(path: Path, by_lev, varset, grid) -> None:
 
 def _plot_latitude(path: Path, by_lat: dict, grid) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     n = max(len(by_lat), 1)
     fig, axes = plt.subplots(1, n, figsize=(4.5 * n, 4), squeeze=False)
     centers = 0.5 * (LAT_BINS[1:] + LAT_BINS[:-1])
     for ax, (name, r2) in zip(axes[0], by_lat.items()):
-        mesh = ax.pcolormesh(centers, _pressure_hpa(grid)[:r2.shape[0]], r2, vmin=0, vmax=1,
-                             cmap="viridis", shading="nearest")
+        mesh = ax.pcolormesh(
+            centers, _pressure_hpa(grid)[: r2.shape[0]], r2, vmin=0, vmax=1, cmap="viridis", shading="nearest"
+        )
         ax.invert_yaxis()
         ax.set_title(f"R² {name}")
         ax.set_xlabel("latitude (°N)")
@@ -199,8 +231,12 @@ def _plot_latitude(path: Path, by_lat: dict, grid) -> None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("models", nargs="+", metavar="MODEL",
-                   help="one model file, or several (an ensemble: mean scored, CRPS added)")
+    p.add_argument(
+        "models",
+        nargs="+",
+        metavar="MODEL",
+        help="one model file, or several (an ensemble: mean scored, CRPS added)",
+    )
     p.add_argument("data", help="directory of .mli/.mlo files")
     p.add_argument("-o", "--out", default="evaluation", help="output directory")
     p.add_argument("--stride", type=int, default=1, help="use every stride-th time step")

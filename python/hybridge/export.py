@@ -5,6 +5,7 @@ recorded in the manifest): normalization, network and :mod:`hybridge.physics` in
 scriptable module. Export refuses to write a file whose scripted module does not
 reproduce the eager module bit for bit on a probe batch.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,7 @@ from .manifest import Manifest, TensorSpec, layout_from_sizes, read_manifest, sa
 from .models import build_model
 from .physics import ColumnPhysics, physics_options
 
-NO_PHYSICS = {"zero_top_levels": 0, "q_nonneg": False, "nonneg_fluxes": False,
-              "water_conservation": False}
+NO_PHYSICS = {"zero_top_levels": 0, "q_nonneg": False, "nonneg_fluxes": False, "water_conservation": False}
 
 
 class Emulator(nn.Module):
@@ -37,8 +37,7 @@ class Emulator(nn.Module):
         self.register_buffer("x_range", norm["x_range"].float())
         scale = norm["y_scale"].float()
         # targets with zero scale (constant in the data) are returned as 0
-        self.register_buffer("y_inv_scale", torch.where(scale != 0, 1.0 / scale,
-                                                        torch.zeros_like(scale)))
+        self.register_buffer("y_inv_scale", torch.where(scale != 0, 1.0 / scale, torch.zeros_like(scale)))
         self.physics = physics
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -58,27 +57,41 @@ def emulator_from_checkpoint(ckpt: dict, path, physics: dict | None = None):
 
 def _git_hash() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
-                             capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+        )
         return out.stdout.strip() if out.returncode == 0 else ""
     except OSError:
         return ""
 
 
 def build_manifest(ckpt: dict, varset: VariableSet, physics: dict, source: str) -> Manifest:
-    x = TensorSpec("x", [varset.n_in], "float32", 0,
-                   layout_from_sizes((n, s, varset.units(n)) for n, s in varset.inputs))
-    y = TensorSpec("y", [varset.n_out], "float32", 0,
-                   layout_from_sizes((n, s, varset.units(n)) for n, s in varset.outputs))
+    x = TensorSpec(
+        "x", [varset.n_in], "float32", 0, layout_from_sizes((n, s, varset.units(n)) for n, s in varset.inputs)
+    )
+    y = TensorSpec(
+        "y",
+        [varset.n_out],
+        "float32",
+        0,
+        layout_from_sizes((n, s, varset.units(n)) for n, s in varset.outputs),
+    )
     provenance = {
-        "hybridge_version": __version__, "git": _git_hash(), "checkpoint": str(source),
-        "data": ckpt.get("data", ""), "variable_set": varset.name, "model": ckpt["model"],
-        "model_options": ckpt["model_options"], "normalization": ckpt.get("normalization_source", ""),
-        "epoch": int(ckpt.get("epoch", 0)), "val_r2": float(ckpt.get("val_r2", float("nan"))),
+        "hybridge_version": __version__,
+        "git": _git_hash(),
+        "checkpoint": str(source),
+        "data": ckpt.get("data", ""),
+        "variable_set": varset.name,
+        "model": ckpt["model"],
+        "model_options": ckpt["model_options"],
+        "normalization": ckpt.get("normalization_source", ""),
+        "epoch": int(ckpt.get("epoch", 0)),
+        "val_r2": float(ckpt.get("val_r2", float("nan"))),
         "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
-    return Manifest(inputs=[x], outputs=[y], name=f"{ckpt['model']}-{varset.name}",
-                    physics=physics, provenance=provenance)
+    return Manifest(
+        inputs=[x], outputs=[y], name=f"{ckpt['model']}-{varset.name}", physics=physics, provenance=provenance
+    )
 
 
 def export(checkpoint, out, physics: dict | None = None, probe_columns: int = 384) -> Manifest:
@@ -99,16 +112,22 @@ def probe_inputs(ckpt: dict, ncol: int, seed: int = 0) -> torch.Tensor:
     """Inputs around the training normalization (mean +- a quarter of the range), float32."""
     g = torch.Generator().manual_seed(seed)
     norm = ckpt["normalization"]
-    x = norm["x_mean"] + 0.25 * norm["x_range"] * torch.randn(ncol, norm["x_mean"].numel(), generator=g,
-                                                              dtype=norm["x_mean"].dtype)
+    x = norm["x_mean"] + 0.25 * norm["x_range"] * torch.randn(
+        ncol, norm["x_mean"].numel(), generator=g, dtype=norm["x_mean"].dtype
+    )
     return x.float()
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="training checkpoint (best.pt or last.pt)")
     p.add_argument("-o", "--out", required=True, help="TorchScript model file to write")
-    p.add_argument("--physics", action="append", default=[], metavar="OPTION=VALUE",
-                   help="override a physics option, e.g. water_conservation=false (repeatable)")
+    p.add_argument(
+        "--physics",
+        action="append",
+        default=[],
+        metavar="OPTION=VALUE",
+        help="override a physics option, e.g. water_conservation=false (repeatable)",
+    )
     p.add_argument("--no-physics", action="store_true", help="export the bare network")
 
 
@@ -121,8 +140,9 @@ def run(args) -> int:
         overrides[key] = yaml.safe_load(value)
     physics_options(overrides)  # an unknown option -> error naming it
     m = export(args.checkpoint, args.out, overrides)
-    print(f"wrote {args.out}: {m.name}, x[{m.inputs[0].shape[0]}] -> y[{m.outputs[0].shape[0]}], "
-          f"{m.checksum}")
+    print(
+        f"wrote {args.out}: {m.name}, x[{m.inputs[0].shape[0]}] -> y[{m.outputs[0].shape[0]}], {m.checksum}"
+    )
     return 0
 
 

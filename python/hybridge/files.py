@@ -1,4 +1,5 @@
 """Atomic writes and small JSON files: a reader (or a crashed run) never sees a half-written file."""
+
 from __future__ import annotations
 
 import json

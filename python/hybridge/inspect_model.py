@@ -4,6 +4,7 @@ Exits non-zero with one clear line when anything is off: no or invalid manifest,
 checksum mismatch (manifest moved onto other weights), a forward that fails, output
 shapes that differ from the manifest, or non-finite outputs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,7 @@ def dry_inputs(spec, ncol: int) -> torch.Tensor:
     x = torch.zeros(shape, dtype=getattr(torch, spec.dtype))
     for v in spec.layout:
         try:
-            x[..., v.offset:v.offset + v.size] = torch.tensor(input_stat("mean", v.name, v.size))
+            x[..., v.offset : v.offset + v.size] = torch.tensor(input_stat("mean", v.name, v.size))
         except KeyError:
             pass  # not a ClimSim input: zeros
     return x
@@ -32,8 +33,9 @@ def check_model(path, ncol: int = 8) -> tuple[Manifest, list[torch.Tensor]]:
     module = torch.jit.load(str(path), map_location="cpu")
     found = model_checksum(module)
     if found != manifest.checksum:
-        raise ManifestError(f"{path}: checksum mismatch: manifest says {manifest.checksum}, "
-                            f"weights give {found}")
+        raise ManifestError(
+            f"{path}: checksum mismatch: manifest says {manifest.checksum}, weights give {found}"
+        )
     if manifest.states:
         raise ManifestError(f"{path}: recurrent state tensors are not supported by inspect's dry batch")
     inputs = [dry_inputs(s, ncol) for s in manifest.inputs]
@@ -41,22 +43,26 @@ def check_model(path, ncol: int = 8) -> tuple[Manifest, list[torch.Tensor]]:
         with torch.no_grad():
             out = module(*inputs)
     except Exception as e:  # TorchScript raises torch.jit.Error and RuntimeError alike
-        raise RuntimeError(f"{path}: forward failed on a dry batch of {ncol} columns: "
-                           f"{str(e).splitlines()[0]}") from None
+        raise RuntimeError(
+            f"{path}: forward failed on a dry batch of {ncol} columns: {str(e).splitlines()[0]}"
+        ) from None
     outs = list(out) if isinstance(out, (tuple, list)) else [out]
     if len(outs) != len(manifest.outputs):
-        raise ManifestError(f"{path}: model returned {len(outs)} outputs, manifest declares "
-                            f"{len(manifest.outputs)}")
+        raise ManifestError(
+            f"{path}: model returned {len(outs)} outputs, manifest declares {len(manifest.outputs)}"
+        )
     for spec, t in zip(manifest.outputs, outs):
         want = [ncol] + list(spec.shape)
         if list(t.shape) != want:
-            raise ManifestError(f"{path}: output '{spec.name}' has shape {list(t.shape)}, "
-                                f"manifest says {want}")
+            raise ManifestError(
+                f"{path}: output '{spec.name}' has shape {list(t.shape)}, manifest says {want}"
+            )
         if str(t.dtype).removeprefix("torch.") != spec.dtype:
             raise ManifestError(f"{path}: output '{spec.name}' is {t.dtype}, manifest says {spec.dtype}")
         if not torch.isfinite(t).all():
-            bad = [v.name for v in spec.layout
-                   if not torch.isfinite(t[..., v.offset:v.offset + v.size]).all()]
+            bad = [
+                v.name for v in spec.layout if not torch.isfinite(t[..., v.offset : v.offset + v.size]).all()
+            ]
             raise ManifestError(f"{path}: output '{spec.name}' is not finite in {bad}")
     return manifest, outs
 
@@ -87,6 +93,8 @@ def run(args) -> int:
         print("physics: " + json.dumps(manifest.physics, sort_keys=True))
         print("provenance: " + json.dumps(manifest.provenance, sort_keys=True))
         print(f"checksum: {manifest.checksum} (verified)")
-    print(f"dry batch of {args.ncol} columns: ok, outputs "
-          + ", ".join(f"{s.name}{list(t.shape)}" for s, t in zip(manifest.outputs, outs)))
+    print(
+        f"dry batch of {args.ncol} columns: ok, outputs "
+        + ", ".join(f"{s.name}{list(t.shape)}" for s, t in zip(manifest.outputs, outs))
+    )
     return 0

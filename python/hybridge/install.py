@@ -15,6 +15,7 @@ Looked for in this order (the first that has the file wins):
 
 Nothing here needs an environment variable: a ``pip install`` finds its own files.
 """
+
 from __future__ import annotations
 
 import functools
@@ -67,8 +68,9 @@ def _first(candidates: list[Path], what: str, hint: str) -> Path:
     raise NotInstalled(f"{what} not found; looked at " + ", ".join(map(str, candidates)) + f" ({hint})")
 
 
-_BUILD_HINT = ("install the package with `pip install --no-build-isolation .`, or build a "
-               "checkout with `make build`")
+_BUILD_HINT = (
+    "install the package with `pip install --no-build-isolation .`, or build a checkout with `make build`"
+)
 
 
 def library_path() -> Path:
@@ -100,14 +102,20 @@ def host_executable() -> Path:
     for c in dict.fromkeys(candidates):
         if c.is_file() and os.access(c, os.X_OK):
             return c
-    raise NotInstalled("hybridge-host not found; looked at " + ", ".join(map(str, candidates)) +
-                       f" ({_BUILD_HINT}, or set HYBRIDGE_HOST)")
+    raise NotInstalled(
+        "hybridge-host not found; looked at "
+        + ", ".join(map(str, candidates))
+        + f" ({_BUILD_HINT}, or set HYBRIDGE_HOST)"
+    )
 
 
 def prefix() -> Path:
     """The install prefix a foreign build links against (the one holding the CMake package)."""
-    config = _first([p / "lib" / "cmake" / "hybridge" / "hybridgeConfig.cmake" for p in _prefixes()],
-                    "the hybridge CMake package", _BUILD_HINT)
+    config = _first(
+        [p / "lib" / "cmake" / "hybridge" / "hybridgeConfig.cmake" for p in _prefixes()],
+        "the hybridge CMake package",
+        _BUILD_HINT,
+    )
     return config.parents[3]
 
 

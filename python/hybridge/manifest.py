@@ -16,6 +16,7 @@ axis) and a ``batch_axis``: where the column axis sits in the model's tensor (0 
 The checksum covers the model's parameters and buffers (see :func:`model_checksum`), so
 a manifest moved onto another model's weights is detected.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -62,27 +63,27 @@ class TensorSpec:
         if not self.name or not (self.name.isascii() and self.name.replace("_", "").isalnum()):
             raise ManifestError(f"{where}: name must be a non-empty ASCII identifier")
         if len(self.shape) > MAX_COLUMN_NDIM:
-            raise ManifestError(f"{where}: per-column shape {self.shape} has more than "
-                                f"{MAX_COLUMN_NDIM} axes")
+            raise ManifestError(
+                f"{where}: per-column shape {self.shape} has more than {MAX_COLUMN_NDIM} axes"
+            )
         if self.dtype not in DTYPES:
             raise ManifestError(f"{where}: dtype {self.dtype!r} is not one of {DTYPES}")
         if any((not isinstance(d, int)) or d <= 0 for d in self.shape):
             raise ManifestError(f"{where}: shape {self.shape} must be positive integers")
         if not 0 <= self.batch_axis <= len(self.shape):
-            raise ManifestError(
-                f"{where}: batch_axis {self.batch_axis} outside 0..{len(self.shape)}")
+            raise ManifestError(f"{where}: batch_axis {self.batch_axis} outside 0..{len(self.shape)}")
         if self.layout:
             end = 0
             for v in self.layout:
                 if v.offset != end or v.size <= 0:
                     raise ManifestError(
                         f"{where}: layout variable '{v.name}' at offset {v.offset} size "
-                        f"{v.size}; expected contiguous slices starting at {end}")
+                        f"{v.size}; expected contiguous slices starting at {end}"
+                    )
                 end += v.size
             if not self.shape or end != self.shape[-1]:
                 last = self.shape[-1] if self.shape else None
-                raise ManifestError(
-                    f"{where}: layout covers {end} entries, last axis has {last}")
+                raise ManifestError(f"{where}: layout covers {end} entries, last axis has {last}")
 
     def variable(self, name: str) -> Variable:
         for v in self.layout:
@@ -122,8 +123,7 @@ class Manifest:
         if not self.inputs or not self.outputs:
             raise ManifestError("a manifest needs at least one input and one output")
         seen: set[str] = set()
-        for role, specs in (("input", self.inputs), ("output", self.outputs),
-                            ("state", self.states)):
+        for role, specs in (("input", self.inputs), ("output", self.outputs), ("state", self.states)):
             for s in specs:
                 s.validate(role)
                 if s.name in seen:
@@ -142,14 +142,20 @@ class Manifest:
         except json.JSONDecodeError as e:
             raise ManifestError(f"manifest is not valid JSON: {e}") from None
         try:
+
             def spec(d: dict) -> TensorSpec:
                 d = dict(d)
                 d["layout"] = [Variable(**v) for v in d.get("layout", [])]
                 return TensorSpec(**d)
-            m = cls(**{**raw,
-                       "inputs": [spec(d) for d in raw["inputs"]],
-                       "outputs": [spec(d) for d in raw["outputs"]],
-                       "states": [spec(d) for d in raw.get("states", [])]})
+
+            m = cls(
+                **{
+                    **raw,
+                    "inputs": [spec(d) for d in raw["inputs"]],
+                    "outputs": [spec(d) for d in raw["outputs"]],
+                    "states": [spec(d) for d in raw.get("states", [])],
+                }
+            )
         except (KeyError, TypeError) as e:
             raise ManifestError(f"manifest has a missing or unknown field: {e}") from None
         m.validate()

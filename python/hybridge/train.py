@@ -7,6 +7,7 @@ Launched under ``torchrun`` it trains data-parallel (DDP; gloo on CPU, NCCL on G
 files are sharded across processes, only rank 0 writes; ``HYBRIDGE_DDP_BACKEND=gloo``
 forces gloo on a machine with GPUs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,7 @@ from tqdm import tqdm
 
 from .checkpoint import CheckpointError, load_checkpoint, load_weights, save_checkpoint
 from .config import load_config, parse_set
-from .data import (ClimSimStream, find_pairs, get_variable_set, make_loader,
-                   make_normalization, split_by_time)
+from .data import ClimSimStream, find_pairs, get_variable_set, make_loader, make_normalization, split_by_time
 from .models import build_model
 from .physics import physics_options
 
@@ -50,7 +50,7 @@ class R2Meter:
     def value(self) -> float:
         if self.n == 0:
             return float("nan")
-        sst = self.syy - self.sy ** 2 / self.n
+        sst = self.syy - self.sy**2 / self.n
         ok = sst > 1e-6 * sst.max()
         return float((1.0 - self.sse[ok] / sst[ok]).mean()) if ok.any() else float("nan")
 
@@ -62,8 +62,11 @@ class R2Meter:
 def _distributed() -> tuple[int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() and
-                                os.environ.get("HYBRIDGE_DDP_BACKEND") != "gloo" else "gloo")
+        dist.init_process_group(
+            "nccl"
+            if torch.cuda.is_available() and os.environ.get("HYBRIDGE_DDP_BACKEND") != "gloo"
+            else "gloo"
+        )
     return (dist.get_rank(), dist.get_world_size()) if world > 1 else (0, 1)
 
 
@@ -93,8 +96,7 @@ def _check_resume(ckpt: dict, path, cfg: dict, varset) -> None:
     theirs = (ckpt.get("model"), ckpt.get("model_options"), ckpt.get("variables"))
     for what, a, b in zip(("model", "model_options", "variables"), mine, theirs):
         if a != b:
-            raise CheckpointError(f"{path}: checkpoint is for {what} {b!r}, "
-                                  f"the configuration asks for {a!r}")
+            raise CheckpointError(f"{path}: checkpoint is for {what} {b!r}, the configuration asks for {a!r}")
 
 
 def evaluate_loss(model, loader, norm, device) -> R2Meter:
@@ -143,24 +145,47 @@ def train(cfg: dict, resume=None) -> dict:
     net = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
 
-    stream = ClimSimStream(train_pairs, varset, cfg["batch_size"], cfg["dt"], shuffle=True,
-                           seed=cfg["seed"], shuffle_files=cfg["shuffle_files"],
-                           cache_dir=cfg["cache_dir"], rank=rank, world_size=world)
+    stream = ClimSimStream(
+        train_pairs,
+        varset,
+        cfg["batch_size"],
+        cfg["dt"],
+        shuffle=True,
+        seed=cfg["seed"],
+        shuffle_files=cfg["shuffle_files"],
+        cache_dir=cfg["cache_dir"],
+        rank=rank,
+        world_size=world,
+    )
     loader = make_loader(stream, cfg["num_workers"])
     val_source = val_pairs or train_pairs  # no held-out steps: stop on the training loss
-    val_loader = make_loader(ClimSimStream(val_source, varset, max(cfg["batch_size"], 4096),
-                                           cfg["dt"], shuffle=False, cache_dir=cfg["cache_dir"]),
-                             cfg["num_workers"])
+    val_loader = make_loader(
+        ClimSimStream(
+            val_source,
+            varset,
+            max(cfg["batch_size"], 4096),
+            cfg["dt"],
+            shuffle=False,
+            cache_dir=cfg["cache_dir"],
+        ),
+        cfg["num_workers"],
+    )
     out = Path(cfg["out"])
     t0 = time.perf_counter()
     epoch = start_epoch
     for epoch in range(start_epoch, cfg["epochs"]):
         stream.set_epoch(epoch)
         meter = R2Meter()
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg['epochs']}", unit="batch", leave=False,
-                   disable=not cfg["progress"] or rank != 0)
+        bar = tqdm(
+            loader,
+            desc=f"epoch {epoch + 1}/{cfg['epochs']}",
+            unit="batch",
+            leave=False,
+            disable=not cfg["progress"] or rank != 0,
+        )
         join = net.join() if world > 1 else contextlib.nullcontext()
         with join:
             for i, (x, y) in enumerate(bar):
@@ -181,21 +206,42 @@ def train(cfg: dict, resume=None) -> dict:
             sched.step()
         improved = val.mse < best
         best, stale = (val.mse, 0) if improved else (best, stale + 1)
-        history.append({"epoch": epoch + 1, "train_loss": meter.mse, "train_r2": meter.value,
-                        "val_loss": val.mse, "val_r2": val.value, "lr": opt.param_groups[0]["lr"],
-                        "seconds": round(time.perf_counter() - t0, 2)})
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "train_loss": meter.mse,
+                "train_r2": meter.value,
+                "val_loss": val.mse,
+                "val_r2": val.value,
+                "lr": opt.param_groups[0]["lr"],
+                "seconds": round(time.perf_counter() - t0, 2),
+            }
+        )
         if rank == 0:
             if cfg["progress"]:
-                tqdm.write(f"epoch {epoch + 1}: train loss {meter.mse:.4g} R² {meter.value:.3f} | "
-                           f"val loss {val.mse:.4g} R² {val.value:.3f}")
-            state = {"model": cfg["model"], "model_options": cfg["model_options"],
-                     "variables": varset.to_dict(), "dt": float(cfg["dt"]),
-                     "normalization": norm_t, "normalization_source": norm_source,
-                     "physics": cfg["physics"], "data": str(Path(cfg["data"]).resolve()),
-                     "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
-                     "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                     "epoch": epoch + 1, "best_val_loss": best, "stale_epochs": stale,
-                     "val_r2": val.value, "history": history, "config": _plain(cfg)}
+                tqdm.write(
+                    f"epoch {epoch + 1}: train loss {meter.mse:.4g} R² {meter.value:.3f} | "
+                    f"val loss {val.mse:.4g} R² {val.value:.3f}"
+                )
+            state = {
+                "model": cfg["model"],
+                "model_options": cfg["model_options"],
+                "variables": varset.to_dict(),
+                "dt": float(cfg["dt"]),
+                "normalization": norm_t,
+                "normalization_source": norm_source,
+                "physics": cfg["physics"],
+                "data": str(Path(cfg["data"]).resolve()),
+                "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "epoch": epoch + 1,
+                "best_val_loss": best,
+                "stale_epochs": stale,
+                "val_r2": val.value,
+                "history": history,
+                "config": _plain(cfg),
+            }
             if improved:
                 save_checkpoint(state, out / "best.pt")
             save_checkpoint(state, out / "last.pt")
@@ -204,9 +250,14 @@ def train(cfg: dict, resume=None) -> dict:
             if rank == 0 and cfg["progress"]:
                 tqdm.write(f"early stop: no validation improvement for {stale} epochs")
             break
-    summary = {"epochs": epoch + 1 if history else start_epoch, "best_val_loss": best,
-               "val_r2": history[-1]["val_r2"] if history else float("nan"),
-               "seconds": time.perf_counter() - t0, "rank": rank, "world_size": world}
+    summary = {
+        "epochs": epoch + 1 if history else start_epoch,
+        "best_val_loss": best,
+        "val_r2": history[-1]["val_r2"] if history else float("nan"),
+        "seconds": time.perf_counter() - t0,
+        "rank": rank,
+        "world_size": world,
+    }
     if world > 1:
         dist.barrier()
     return summary
@@ -214,8 +265,10 @@ def train(cfg: dict, resume=None) -> dict:
 
 def _plain(cfg: dict) -> dict:
     """The config with only types ``torch.load(weights_only=True)`` accepts."""
-    return {k: (v if isinstance(v, (int, float, str, bool, list, dict, type(None))) else str(v))
-            for k, v in cfg.items()}
+    return {
+        k: (v if isinstance(v, (int, float, str, bool, list, dict, type(None))) else str(v))
+        for k, v in cfg.items()
+    }
 
 
 def _write_history(rows: list[dict], path: Path) -> None:
@@ -240,26 +293,41 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="auto, cpu, cuda")
     p.add_argument("--num-workers", type=int)
     p.add_argument("--cache-dir", help="directory for the .npy cache")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="any other config key, value read as YAML (repeatable)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other config key, value read as YAML (repeatable)",
+    )
     p.add_argument("--resume", help="continue from this checkpoint (last.pt)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def run(args) -> int:
-    flags = {"data": args.data, "out": args.out, "model": args.model,
-             "variables": args.variables, "epochs": args.epochs, "batch_size": args.batch_size,
-             "lr": args.lr, "device": args.device, "num_workers": args.num_workers,
-             "cache_dir": args.cache_dir}
+    flags = {
+        "data": args.data,
+        "out": args.out,
+        "model": args.model,
+        "variables": args.variables,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "device": args.device,
+        "num_workers": args.num_workers,
+        "cache_dir": args.cache_dir,
+    }
     flags.update(parse_set(args.set))
     if args.no_progress:
         flags["progress"] = False
     cfg = load_config(args.config, flags)
     s = train(cfg, resume=args.resume)
     if s["rank"] == 0:
-        print(f"trained {s['epochs']} epochs in {s['seconds']:.1f} s on {s['world_size']} "
-              f"process(es): best val loss {s['best_val_loss']:.4g}, last val R² {s['val_r2']:.3f}; "
-              f"checkpoints in {cfg['out']}")
+        print(
+            f"trained {s['epochs']} epochs in {s['seconds']:.1f} s on {s['world_size']} "
+            f"process(es): best val loss {s['best_val_loss']:.4g}, last val R² {s['val_r2']:.3f}; "
+            f"checkpoints in {cfg['out']}"
+        )
     if dist.is_initialized():
         dist.destroy_process_group()
     return 0

@@ -4,6 +4,7 @@ two ways (the C ABI through cffi, and the pybind11 module) behind one small inte
 The build is found through $HYBRIDGE_BUILD (``make test`` sets it and builds first); the
 tests skip, saying why, only when the library has not been built.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,9 +40,11 @@ class PybindModel:
             for key, value in (options or {}).items():
                 self._engine.set_option(key, str(value))
             if declarations is not None:
-                for role, specs in (("input", declarations.inputs),
-                                    ("output", declarations.outputs),
-                                    ("state", declarations.states)):
+                for role, specs in (
+                    ("input", declarations.inputs),
+                    ("output", declarations.outputs),
+                    ("state", declarations.states),
+                ):
                     for s in specs:
                         self._engine.declare(role, s.name, s.shape, s.dtype, s.batch_axis)
             if path is not None:
@@ -58,6 +61,7 @@ class PybindModel:
                 if isinstance(exc, mod.EngineError):
                     raise HybridgeError(*exc.args) from exc
                 return False
+
         return Translate()
 
     def run(self, inputs, out_dtype=np.float64):

@@ -1,5 +1,6 @@
 """PYREF at the engine level: the engine's outputs equal the Python reference
 (torch.jit.load, same casts) bit for bit, through the C ABI and through pybind11."""
+
 import numpy as np
 import pytest
 
@@ -17,7 +18,8 @@ def assert_bitwise(got: dict, want: dict):
         assert got[name].shape == want[name].shape, name
         # Raw bytes: equal NaN payloads and signed zeros too, not just values.
         assert got[name].tobytes() == want[name].tobytes(), (
-            f"{name}: max |diff| {np.max(np.abs(got[name] - want[name]))}")
+            f"{name}: max |diff| {np.max(np.abs(got[name] - want[name]))}"
+        )
 
 
 @pytest.mark.parametrize("ncol", [1, 7, 384])
@@ -86,4 +88,3 @@ def test_no_manifest_with_declarations_matches_reference(open_model, no_manifest
     inputs = models.example_inputs(declared, 5, seed=5)
     want, _ = models.reference(path, inputs, manifest=declared)
     assert_bitwise(open_model(path, declarations=declared).run(inputs), want)
-

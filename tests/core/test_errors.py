@@ -1,4 +1,5 @@
 """Every bad input gets its status and a message naming the problem."""
+
 import sys
 import threading
 
@@ -17,6 +18,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
 
 def raises(status: str, *words: str):
     """Context manager: expect HybridgeError with this status and all words in the message."""
+
     class Check:
         def __enter__(self):
             self.ctx = pytest.raises(HybridgeError)
@@ -30,10 +32,12 @@ def raises(status: str, *words: str):
             for w in words:
                 assert w in err.message, f"{w!r} not in {err.message!r}"
             return handled
+
     return Check()
 
 
 # ---- files ----
+
 
 def test_missing_file(open_model, tmp_path):
     path = tmp_path / "nowhere" / "model.pt"
@@ -58,25 +62,33 @@ def test_truncated_file(open_model, mlp_small, tmp_path):
 
 # ---- manifests ----
 
+
 def _declared(shape_x=(124,), dtype_x="float32", name_x="x", shape_y=(128,)):
-    return Manifest(inputs=[TensorSpec(name_x, list(shape_x), dtype_x)],
-                    outputs=[TensorSpec("y", list(shape_y))])
+    return Manifest(
+        inputs=[TensorSpec(name_x, list(shape_x), dtype_x)], outputs=[TensorSpec("y", list(shape_y))]
+    )
 
 
-@pytest.mark.parametrize("declared, words", [
-    (_declared(shape_x=(123,)), ["input 'x'", "[123]", "[124]"]),
-    (_declared(dtype_x="float64"), ["input 'x'", "float64", "float32"]),
-    (_declared(name_x="state"), ["input 'state'", "no such input", "input 'x' is in the model"]),
-    (_declared(shape_y=(2, 64)), ["output 'y'", "[2, 64]", "[128]"]),
-])
+@pytest.mark.parametrize(
+    "declared, words",
+    [
+        (_declared(shape_x=(123,)), ["input 'x'", "[123]", "[124]"]),
+        (_declared(dtype_x="float64"), ["input 'x'", "float64", "float32"]),
+        (_declared(name_x="state"), ["input 'state'", "no such input", "input 'x' is in the model"]),
+        (_declared(shape_y=(2, 64)), ["output 'y'", "[2, 64]", "[128]"]),
+    ],
+)
 def test_manifest_mismatch(open_model, mlp_small, declared, words):
     with raises("HYB_ERR_MANIFEST", str(mlp_small), *words):
         open_model(mlp_small, declarations=declared)
 
 
 def test_recurrent_batch_axis_mismatch(c_model, recurrent):
-    m = Manifest(inputs=[TensorSpec("x", [8])], outputs=[TensorSpec("y", [4])],
-                 states=[TensorSpec("h", [2, 16], batch_axis=0)])
+    m = Manifest(
+        inputs=[TensorSpec("x", [8])],
+        outputs=[TensorSpec("y", [4])],
+        states=[TensorSpec("h", [2, 16], batch_axis=0)],
+    )
     with raises("HYB_ERR_MANIFEST", "state 'h'", "batch_axis declared 0", "manifest has 1"):
         c_model(recurrent, declarations=m)
 
@@ -145,12 +157,12 @@ def test_no_manifest_wrong_declaration(open_model, no_manifest):
 def test_no_manifest_queries_show_declarations(c_model, no_manifest):
     path, declared = no_manifest
     with c_model(path, declarations=declared) as m:
-        assert m.tensors("input") == [{"name": "x", "shape": [16], "dtype": "float32",
-                                       "batch_axis": 0}]
+        assert m.tensors("input") == [{"name": "x", "shape": [16], "dtype": "float32", "batch_axis": 0}]
         assert m.manifest().outputs[0].shape == [8]
 
 
 # ---- arrays ----
+
 
 def test_wrong_array_shape(open_model, mlp_small, v1_x):
     model = open_model(mlp_small)
@@ -181,8 +193,15 @@ def test_wrong_dtype_integer_array(open_model, mlp_small):
 def test_wrong_dtype_code_in_c_abi(c_model, mlp_small):
     x = np.zeros((3, 124))
     with c_model(mlp_small) as m:
-        status = core.lib().hyb_model_bind(m.handle, 0, b"x", core.ffi().cast("void *", x.ctypes.data),
-                                           7, 2, core.ffi().new("int64_t[]", [3, 124]))
+        status = core.lib().hyb_model_bind(
+            m.handle,
+            0,
+            b"x",
+            core.ffi().cast("void *", x.ctypes.data),
+            7,
+            2,
+            core.ffi().new("int64_t[]", [3, 124]),
+        )
         assert status == STATUS["HYB_ERR_DTYPE"]
         assert "input 'x'" in core.last_error() and "dtype code 7" in core.last_error()
 
@@ -218,12 +237,12 @@ def test_failed_bind_drops_earlier_bindings(c_model, mlp_small, v1_x):
 
 # ---- non-finite inputs ----
 
+
 @pytest.mark.parametrize("bad, kind", [(np.nan, "NaN"), (np.inf, "+Inf"), (-np.inf, "-Inf")])
 def test_nonfinite_rejected(open_model, mlp_small, v1_x, bad, kind):
     x = v1_x[:5].copy()
     x[3, 65] = bad  # column 3, state_q0001 at level 5
-    with raises("HYB_ERR_NONFINITE", "input 'x'", kind, "column 3", "feature 65",
-                "state_q0001 index 5"):
+    with raises("HYB_ERR_NONFINITE", "input 'x'", kind, "column 3", "feature 65", "state_q0001 index 5"):
         open_model(mlp_small).run({"x": x})
 
 
@@ -239,6 +258,7 @@ def test_nonfinite_passed_and_counted(open_model, mlp_small, v1_x):
 
 
 # ---- handles and call order ----
+
 
 def test_freed_handle(c_model, mlp_small, v1_x):
     m = c_model(mlp_small)
@@ -281,18 +301,21 @@ def test_load_twice(c_model, mlp_small):
         m.load(mlp_small)
 
 
-@pytest.mark.parametrize("key, value, words", [
-    ("devise", "cpu", ["unknown option 'devise'", "device, threads"]),
-    ("chunk", "-1", ["option chunk", "'-1'", ">= 0"]),
-    ("chunk", "16x", ["option chunk", "'16x'"]),
-    ("threads", "0", ["option threads", "'0'", ">= 1"]),
-    ("nonfinite", "ignore", ["option nonfinite", "'ignore'", "reject, pass"]),
-    ("device", "gpu", ["option device", "'gpu'", "cuda:N"]),
-    ("device", "cuda:x", ["option device", "'cuda:x'"]),
-    ("batching", "socket", ["option batching", "'socket'", "rank, node"]),
-    ("heap", "jemalloc", ["option heap", "'jemalloc'", "keep, system"]),
-    ("cuda_graphs", "yes", ["option cuda_graphs", "'yes'", "on, off"]),
-])
+@pytest.mark.parametrize(
+    "key, value, words",
+    [
+        ("devise", "cpu", ["unknown option 'devise'", "device, threads"]),
+        ("chunk", "-1", ["option chunk", "'-1'", ">= 0"]),
+        ("chunk", "16x", ["option chunk", "'16x'"]),
+        ("threads", "0", ["option threads", "'0'", ">= 1"]),
+        ("nonfinite", "ignore", ["option nonfinite", "'ignore'", "reject, pass"]),
+        ("device", "gpu", ["option device", "'gpu'", "cuda:N"]),
+        ("device", "cuda:x", ["option device", "'cuda:x'"]),
+        ("batching", "socket", ["option batching", "'socket'", "rank, node"]),
+        ("heap", "jemalloc", ["option heap", "'jemalloc'", "keep, system"]),
+        ("cuda_graphs", "yes", ["option cuda_graphs", "'yes'", "on, off"]),
+    ],
+)
 def test_bad_options(open_model, key, value, words):
     with raises("HYB_ERR_ARGUMENT", *words):
         open_model(options={key: value})
@@ -329,7 +352,9 @@ def test_cuda_graphs_need_a_cuda_device(open_model, mlp_small, v1_x):
         return
     # device=auto on a machine without GPU: the option is ignored, the model runs on the CPU
     expected = open_model(mlp_small, options={"chunk": 8}).run({"x": v1_x})["y"]
-    got = open_model(mlp_small, options={"device": "auto", "chunk": 8, "cuda_graphs": "on"}).run({"x": v1_x})["y"]
+    got = open_model(mlp_small, options={"device": "auto", "chunk": 8, "cuda_graphs": "on"}).run({"x": v1_x})[
+        "y"
+    ]
     assert got.tobytes() == expected.tobytes()
 
 
@@ -354,6 +379,7 @@ def test_bad_declarations(c_model):
 
 # ---- recurrent state ----
 
+
 def test_state_ncol_change_needs_reset(open_model, recurrent):
     manifest = models.read_manifest(recurrent)
     model = open_model(recurrent)
@@ -375,6 +401,7 @@ def test_wrong_state_shape(open_model, recurrent):
 
 
 # ---- the C ABI's own plumbing ----
+
 
 def test_last_error_is_per_thread(c_model, tmp_path):
     c_model()
@@ -422,6 +449,7 @@ def test_cffi_declarations_come_from_the_header():
     import re
 
     from hybridge import install
+
     header = install.header_path().read_text()
     functions = set(re.findall(r"\b(hyb_\w+)\s*\(", header))
     assert len(functions) > 20
@@ -446,8 +474,7 @@ def test_threads_option_sets_libtorch_threads(c_model, mlp_small):
 def test_queries(c_model, mlp_small):
     with c_model(mlp_small) as m:
         assert m.device() == "cpu"
-        assert m.tensors("output") == [{"name": "y", "shape": [128], "dtype": "float32",
-                                        "batch_axis": 0}]
+        assert m.tensors("output") == [{"name": "y", "shape": [128], "dtype": "float32", "batch_axis": 0}]
         layout = m.layout("input", "x")
         assert layout[:2] == [("state_t", 0, 60), ("state_q0001", 60, 60)]
         assert layout[-1] == ("pbuf_SHFLX", 123, 1)

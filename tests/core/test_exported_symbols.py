@@ -1,6 +1,7 @@
 """libhybridge exports the C ABI of hybridge.h and the Fortran module's procedures, and
 nothing else (cmake/hybridge.map): no libstdc++ or libtorch template a host could bind to
 by accident."""
+
 from __future__ import annotations
 
 import re
@@ -23,8 +24,9 @@ def exported() -> set[str]:
         lib = core.library_path()
     except FileNotFoundError as e:
         pytest.skip(f"engine not built: {e}")
-    out = subprocess.run([nm, "-D", "--defined-only", str(lib)], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [nm, "-D", "--defined-only", str(lib)], capture_output=True, text=True, check=True
+    ).stdout
     return {line.split()[-1] for line in out.splitlines() if line.strip()}
 
 

@@ -1,5 +1,6 @@
 """The communicator handed to the engine (hyb_model_set_comm), in a separate process so
 this pytest process stays without MPI."""
+
 import os
 import subprocess
 import sys
@@ -27,6 +28,7 @@ SCRIPT = textwrap.dedent("""
 def test_auto_device_with_communicator(c_model, mlp_small):
     pytest.importorskip("mpi4py")
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-    done = subprocess.run([sys.executable, "-c", SCRIPT, str(mlp_small)], env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(mlp_small)], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stdout + done.stderr

@@ -1,6 +1,7 @@
 """The asynchronous run (hyb_model_run_start / hyb_model_run_finish) with rank batching,
 and device pointers (hyb_model_bind_device) -- through the C ABI. batching=node runs the
 same calls under mpirun in test_node_batching.py."""
+
 import numpy as np
 import pytest
 
@@ -56,11 +57,19 @@ def test_calls_during_a_run_in_flight_are_refused(c_model, abi, mlp_small, v1_x)
     y = np.empty((v1_x.shape[0], 128))
     bind_all(m, v1_x, y)
     core.check(lib.hyb_model_run_start(m.handle))
-    for call in (lambda: m.run({"x": v1_x}), lambda: m.bind("input", "x", v1_x),
-                 lambda: m.set_option("threads", 1), m.reset_state, m.free,
-                 m.manifest_text, m.device, lambda: m.tensors("input"),
-                 lambda: m.layout("input", "x"), m.nonfinite_count,
-                 lambda: m.get_state("h", 1)):
+    for call in (
+        lambda: m.run({"x": v1_x}),
+        lambda: m.bind("input", "x", v1_x),
+        lambda: m.set_option("threads", 1),
+        m.reset_state,
+        m.free,
+        m.manifest_text,
+        m.device,
+        lambda: m.tensors("input"),
+        lambda: m.layout("input", "x"),
+        m.nonfinite_count,
+        lambda: m.get_state("h", 1),
+    ):
         with pytest.raises(HybridgeError, match="in flight") as e:
             call()
         assert e.value.name == "HYB_ERR_ORDER"
@@ -94,9 +103,15 @@ def test_device_pointer_needs_a_cuda_model(c_model, abi, mlp_small, v1_x):
     ffi, lib = abi
     with c_model(mlp_small) as m:
         shape = ffi.new("int64_t[]", list(v1_x.shape))
-        status = lib.hyb_model_bind_device(m.handle, core.ROLES["input"], b"x",
-                                           ffi.cast("void *", v1_x.ctypes.data),
-                                           core.DTYPES["float64"], 2, shape)
+        status = lib.hyb_model_bind_device(
+            m.handle,
+            core.ROLES["input"],
+            b"x",
+            ffi.cast("void *", v1_x.ctypes.data),
+            core.DTYPES["float64"],
+            2,
+            shape,
+        )
         with pytest.raises(HybridgeError, match="device pointer was bound .* runs on cpu") as e:
             core.check(status)
         assert e.value.name == "HYB_ERR_DEVICE"
@@ -112,10 +127,17 @@ def test_device_pointers_on_a_gpu(c_model, abi, mlp_v1, v1_x):
         x = torch.from_numpy(v1_x).cuda()
         y = torch.empty((v1_x.shape[0], 128), dtype=torch.float64, device="cuda")
         for role, name, t in (("input", b"x", x), ("output", b"y", y)):
-            core.check(lib.hyb_model_bind_device(m.handle, core.ROLES[role], name,
-                                                 ffi.cast("void *", t.data_ptr()),
-                                                 core.DTYPES["float64"], 2,
-                                                 ffi.new("int64_t[]", list(t.shape))))
+            core.check(
+                lib.hyb_model_bind_device(
+                    m.handle,
+                    core.ROLES[role],
+                    name,
+                    ffi.cast("void *", t.data_ptr()),
+                    core.DTYPES["float64"],
+                    2,
+                    ffi.new("int64_t[]", list(t.shape)),
+                )
+            )
         core.check(lib.hyb_model_run_start(m.handle))
         core.check(lib.hyb_model_run_finish(m.handle))
         torch.cuda.synchronize()
@@ -127,14 +149,18 @@ def test_cuda_graphs_give_the_bits_of_plain_launches(c_model, mlp_v1, recurrent,
     if not torch.cuda.is_available():
         pytest.skip("no CUDA GPU visible to libtorch")
     options = {"device": "cuda", "chunk": 64}
-    with c_model(mlp_v1, options=options) as plain, \
-            c_model(mlp_v1, options={**options, "cuda_graphs": "on"}) as graphed:
+    with (
+        c_model(mlp_v1, options=options) as plain,
+        c_model(mlp_v1, options={**options, "cuda_graphs": "on"}) as graphed,
+    ):
         for ncol in (v1_x.shape[0], 5, v1_x.shape[0]):  # one graph, replayed; a padded chunk
             x = np.ascontiguousarray(v1_x[:ncol])
             assert graphed.run({"x": x})["y"].tobytes() == plain.run({"x": x})["y"].tobytes()
     xs = [models.example_inputs(read_manifest(recurrent), 9, seed=s)["x"] for s in range(3)]
-    with c_model(recurrent, options=options) as plain, \
-            c_model(recurrent, options={**options, "cuda_graphs": "on"}) as graphed:
+    with (
+        c_model(recurrent, options=options) as plain,
+        c_model(recurrent, options={**options, "cuda_graphs": "on"}) as graphed,
+    ):
         for x in xs:  # the state goes in and out of the graph's own tensors
             assert graphed.run({"x": x})["y"].tobytes() == plain.run({"x": x})["y"].tobytes()
 
@@ -143,8 +169,9 @@ def test_bind_without_data_is_refused(c_model, abi, mlp_small, v1_x):
     ffi, lib = abi
     with c_model(mlp_small) as m:
         shape = ffi.new("int64_t[]", list(v1_x.shape))
-        status = lib.hyb_model_bind(m.handle, core.ROLES["input"], b"x", ffi.NULL,
-                                    core.DTYPES["float64"], 2, shape)
+        status = lib.hyb_model_bind(
+            m.handle, core.ROLES["input"], b"x", ffi.NULL, core.DTYPES["float64"], 2, shape
+        )
         with pytest.raises(HybridgeError, match="input 'x': the data pointer is NULL") as e:
             core.check(status)
         assert e.value.name == "HYB_ERR_ARGUMENT"
@@ -155,6 +182,7 @@ def test_free_waits_for_its_handle_only(c_model, mlp_v1, mlp_small, v1_x):
     on other handles (the registry is not locked while it waits)."""
     import threading
     import time
+
     big = np.repeat(v1_x, 40000 // v1_x.shape[0] + 1, axis=0)  # ~75 GFLOP: seconds on 1 thread
     busy, other = c_model(mlp_v1, options={"threads": 1}), c_model(mlp_small)
     errors = []
@@ -164,6 +192,7 @@ def test_free_waits_for_its_handle_only(c_model, mlp_v1, mlp_small, v1_x):
             f()
         except Exception as e:  # noqa: BLE001 - reported by the assertions below
             errors.append(e)
+
     running = threading.Thread(target=call, args=(lambda: busy.run({"x": big}),))
     running.start()
     time.sleep(0.1)  # the run holds the busy handle's lock

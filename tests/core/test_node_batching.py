@@ -12,6 +12,7 @@ runs them as one batch. Checked under mpirun with 2 and 3 ranks, through the C A
 - only the owner opens the model file;
 - the option needs a communicator.
 """
+
 import os
 import subprocess
 import sys
@@ -140,8 +141,9 @@ SCRIPT = textwrap.dedent(r'''
 
 def mpirun(nranks, *args, timeout=240):
     pytest.importorskip("mpi4py")
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMP_NUM_THREADS="1")
+    env = dict(
+        os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMP_NUM_THREADS="1"
+    )
     cmd = ["mpirun", "--oversubscribe", "-np", str(nranks), sys.executable, *args]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
 
@@ -155,4 +157,3 @@ def test_node_batching_matches_rank_batching(c_model, mlp_v1, recurrent, tmp_pat
     assert done.returncode == 0, out
     for r in range(nranks):
         assert f"rank {r} ok" in done.stdout, out
-

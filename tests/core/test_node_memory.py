@@ -1,5 +1,6 @@
 """Memory over many calls (issue 7): the resident set must not grow with the number of runs.
 20,000 runs of a small model through the C ABI here; bench/bench_batching.py does 100,000."""
+
 import numpy as np
 
 from hybridge.manifest import read_manifest

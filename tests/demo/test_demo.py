@@ -1,6 +1,7 @@
 """A very short `make demo` (scripts/demo.sh -> hybridge demo): 18 reference steps of
 training data, one epoch of a small MLP, 9-step hybrid and partial-coupling runs; and the
 demo's errors for a missing host model or bad sizes."""
+
 import json
 import os
 import subprocess
@@ -17,13 +18,20 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def demo(host_with_ml, shared_out):
     r = TINY_REFERENCE
-    env = dict(os.environ, HYBRIDGE_PYTHON=sys.executable, HYBRIDGE_DEMO_OUT=str(shared_out),
-               HYBRIDGE_DEMO_RANKS=str(r["ranks"]), HYBRIDGE_DEMO_TRAIN_DAYS=str(r["train_days"]),
-               HYBRIDGE_DEMO_HYBRID_DAYS=str(r["hybrid_days"]), HYBRIDGE_DEMO_EPOCHS="1",
-               HYBRIDGE_DEMO_HIDDEN="32",
-               HYBRIDGE_DEMO_ARGS=f"--output-interval {r['output_interval']} --nonfinite-policy fallback")
-    proc = subprocess.run(["bash", str(REPO / "scripts" / "demo.sh")], env=env, capture_output=True,
-                          text=True, timeout=600)
+    env = dict(
+        os.environ,
+        HYBRIDGE_PYTHON=sys.executable,
+        HYBRIDGE_DEMO_OUT=str(shared_out),
+        HYBRIDGE_DEMO_RANKS=str(r["ranks"]),
+        HYBRIDGE_DEMO_TRAIN_DAYS=str(r["train_days"]),
+        HYBRIDGE_DEMO_HYBRID_DAYS=str(r["hybrid_days"]),
+        HYBRIDGE_DEMO_EPOCHS="1",
+        HYBRIDGE_DEMO_HIDDEN="32",
+        HYBRIDGE_DEMO_ARGS=f"--output-interval {r['output_interval']} --nonfinite-policy fallback",
+    )
+    proc = subprocess.run(
+        ["bash", str(REPO / "scripts" / "demo.sh")], env=env, capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return shared_out, proc.stdout, json.loads((shared_out / "metrics.json").read_text())
 
@@ -31,8 +39,13 @@ def demo(host_with_ml, shared_out):
 def test_demo_writes_report_figures_and_summary(demo):
     out, stdout, _ = demo
     report = (out / "report.md").read_text()
-    for section in ("## Summary", "## Global RMSE over time", "## Zonal-mean bias",
-                    "## Precipitation distribution", "## Column water and energy drift"):
+    for section in (
+        "## Summary",
+        "## Global RMSE over time",
+        "## Zonal-mean bias",
+        "## Precipitation distribution",
+        "## Column water and energy drift",
+    ):
         assert section in report
     figures = sorted(p.name for p in (out / "figures").glob("*.png"))
     assert figures == ["budget_drift.png", "precipitation.png", "rmse_T_q.png", "zonal_mean_bias.png"]

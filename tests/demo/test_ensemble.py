@@ -1,5 +1,6 @@
 """`hybridge ensemble`: spec checking, survival curve, Slurm scripts, and a 2-member ensemble
 (one configuration x two seeds, 9-step hybrid runs) run in parallel."""
+
 import csv
 import subprocess
 from pathlib import Path
@@ -16,31 +17,52 @@ from hybridge.ensemble import SpecError, load_spec, members, survival_curve, wri
 
 
 def _spec(path, **over):
-    spec = {"reference": dict(TINY_REFERENCE), "ranks_per_member": 1, "seeds": [0, 1],
-            "configurations": {"tiny": {"hidden": [16], "epochs": 1, "nonfinite_policy": "fallback"}}}
+    spec = {
+        "reference": dict(TINY_REFERENCE),
+        "ranks_per_member": 1,
+        "seeds": [0, 1],
+        "configurations": {"tiny": {"hidden": [16], "epochs": 1, "nonfinite_policy": "fallback"}},
+    }
     spec.update(over)
     path.write_text(yaml.safe_dump(spec))
     return path
 
 
 def test_members_cross_configurations_and_seeds(tmp_path):
-    spec = load_spec(_spec(tmp_path / "s.yaml", seeds=[3, 4, 5], configurations={
-        "a": {"hidden": [8]}, "b": {"physics_mode": "partial", "ml_variables": ["ptend_t"]}}))
+    spec = load_spec(
+        _spec(
+            tmp_path / "s.yaml",
+            seeds=[3, 4, 5],
+            configurations={
+                "a": {"hidden": [8]},
+                "b": {"physics_mode": "partial", "ml_variables": ["ptend_t"]},
+            },
+        )
+    )
     m = members(spec)
-    assert [(x["index"], x["name"]) for x in m] == [(0, "a-s3"), (1, "a-s4"), (2, "a-s5"),
-                                                   (3, "b-s3"), (4, "b-s4"), (5, "b-s5")]
+    assert [(x["index"], x["name"]) for x in m] == [
+        (0, "a-s3"),
+        (1, "a-s4"),
+        (2, "a-s5"),
+        (3, "b-s3"),
+        (4, "b-s4"),
+        (5, "b-s5"),
+    ]
     assert m[4]["settings"]["ml_variables"] == ["ptend_t"] and m[0]["settings"]["epochs"] == 15
 
 
-@pytest.mark.parametrize("over, message", [
-    ({"seed": [1]}, "unknown key 'seed'"),
-    ({"seeds": []}, "seeds must be a non-empty list"),
-    ({"configurations": {}}, "configurations must be a non-empty mapping"),
-    ({"configurations": {"x": {"layers": 3}}}, "configurations.x: unknown key 'layers'"),
-    ({"configurations": {"x": {"physics_mode": "partial"}}}, "needs ml_variables"),
-    ({"configurations": {"x": {"hidden": [0]}}}, "hidden must be a list of positive integers"),
-    ({"reference": {"days": 3}}, "reference: unknown key 'days'"),
-])
+@pytest.mark.parametrize(
+    "over, message",
+    [
+        ({"seed": [1]}, "unknown key 'seed'"),
+        ({"seeds": []}, "seeds must be a non-empty list"),
+        ({"configurations": {}}, "configurations must be a non-empty mapping"),
+        ({"configurations": {"x": {"layers": 3}}}, "configurations.x: unknown key 'layers'"),
+        ({"configurations": {"x": {"physics_mode": "partial"}}}, "needs ml_variables"),
+        ({"configurations": {"x": {"hidden": [0]}}}, "hidden must be a list of positive integers"),
+        ({"reference": {"days": 3}}, "reference: unknown key 'days'"),
+    ],
+)
 def test_bad_specs_are_named(tmp_path, over, message):
     with pytest.raises(SpecError, match=message):
         load_spec(_spec(tmp_path / "s.yaml", **over))
@@ -95,6 +117,10 @@ def test_tiny_ensemble_runs_in_parallel_and_plots_survival(host_with_ml, shared_
     assert (shared_out / "survival.png").read_bytes()[:4] == b"\x89PNG"
     assert "| tiny | 2 |" in (shared_out / "summary.md").read_text()
     # different seeds, different emulators
-    a, b = (torch.load(shared_out / "members" / n / "emulator" / "train" / "best.pt", weights_only=False)
-            ["state_dict"] for n in ("tiny-s0", "tiny-s1"))
+    a, b = (
+        torch.load(shared_out / "members" / n / "emulator" / "train" / "best.pt", weights_only=False)[
+            "state_dict"
+        ]
+        for n in ("tiny-s0", "tiny-s1")
+    )
     assert any(not torch.equal(a[k], b[k]) for k in a)

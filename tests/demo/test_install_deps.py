@@ -1,6 +1,7 @@
 """scripts/install_deps.sh (the Makefile's, CI's and the Dockerfiles' installer), run with
 PATH shims for id, dpkg-query and apt-get and a fake virtual environment, so that nothing
 is installed: which commands it runs, when, and what it reports."""
+
 import os
 import subprocess
 from pathlib import Path
@@ -27,15 +28,24 @@ def sandbox(tmp_path):
     log = tmp_path / "calls.log"
     _shim(bindir, "id", 'echo "${FAKE_UID:-0}"')
     # every package installed except those named in FAKE_MISSING
-    _shim(bindir, "dpkg-query", f'pkg=$(eval echo \\${{$#}}); echo "dpkg-query $pkg" >> {log}\n'
-          'case " $FAKE_MISSING " in *" $pkg "*) exit 1;; esac\nprintf "install ok installed"')
+    _shim(
+        bindir,
+        "dpkg-query",
+        f'pkg=$(eval echo \\${{$#}}); echo "dpkg-query $pkg" >> {log}\n'
+        'case " $FAKE_MISSING " in *" $pkg "*) exit 1;; esac\nprintf "install ok installed"',
+    )
     _shim(bindir, "apt-get", f'echo "apt-get $*" >> {log}')
     _shim(venv / "bin", "pip", f'echo "pip $*" >> {log}')
     _shim(venv / "bin", "python", f'echo "python $*" >> {log}')
 
     def run(uid=0, missing=""):
-        env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}", HYBRIDGE_VENV=str(venv),
-                   FAKE_UID=str(uid), FAKE_MISSING=missing)
+        env = dict(
+            os.environ,
+            PATH=f"{bindir}:{os.environ['PATH']}",
+            HYBRIDGE_VENV=str(venv),
+            FAKE_UID=str(uid),
+            FAKE_MISSING=missing,
+        )
         if log.exists():
             log.unlink()
         proc = subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
@@ -63,7 +73,7 @@ def test_first_run_installs_python_packages_then_second_only_checks(sandbox):
     proc, calls = sandbox()
     assert proc.returncode == 0, proc.stderr
     assert not [c for c in calls if c.startswith(("pip ", "apt-get "))], calls
-    assert any(c.startswith("python -c import torch") for c in calls)   # the check still runs
+    assert any(c.startswith("python -c import torch") for c in calls)  # the check still runs
     assert "install_deps: ok" in proc.stdout
 
 

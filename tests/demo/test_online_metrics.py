@@ -1,5 +1,6 @@
 """Online-evaluation metrics (hybridge.online.metrics) on small hand-made data, and the
 host-log parser. No host model needed."""
+
 import math
 import types
 from pathlib import Path
@@ -38,7 +39,7 @@ def test_layer_mass_is_dp_over_g():
     # layer 0: 0.1*P0 + 0.2*ps; layer 1: -0.1*P0 + 0.8*ps
     expected = np.array([[0.1e5 + 0.2e5, -0.1e5 + 0.8e5], [0.1e5 + 0.18e5, -0.1e5 + 0.72e5]]) / 9.80616
     np.testing.assert_allclose(m, expected, rtol=1e-14)
-    np.testing.assert_allclose(m.sum(-1), ps / 9.80616, rtol=1e-14)   # the whole column's mass
+    np.testing.assert_allclose(m.sum(-1), ps / 9.80616, rtol=1e-14)  # the whole column's mass
 
 
 def test_zonal_mean_weights_by_area_and_marks_empty_bands():
@@ -55,7 +56,8 @@ def test_column_budgets_and_precipitation():
     mass = np.array([[[100.0, 200.0]]])
     assert M.column_water(q, mass)[0, 0] == pytest.approx(0.5)
     assert M.column_energy(t, q, mass)[0, 0] == pytest.approx(
-        1004.64 * (250 * 100 + 300 * 200) + 2.501e6 * 0.5)
+        1004.64 * (250 * 100 + 300 * 200) + 2.501e6 * 0.5
+    )
     assert M.precip_mm_per_day(np.array([1e-8]))[0] == pytest.approx(0.864)
     d = M.precip_density(np.array([0.0, 0.005, 1.0, 1e4, np.nan]))
     assert d.sum() == pytest.approx(1.0) and d[0] == pytest.approx(0.5) and d[-1] == pytest.approx(0.25)
@@ -66,8 +68,9 @@ def test_stamp_seconds_uses_the_noleap_calendar():
     assert M.stamp_seconds("0002-01-01-01200") - M.stamp_seconds("0001-01-01-00000") == 365 * 86400 + 1200
 
 
-def _write_pair(root: Path, stamp: str, t: np.ndarray, q: np.ndarray, ps: np.ndarray, precc: np.ndarray,
-                mlo=True):
+def _write_pair(
+    root: Path, stamp: str, t: np.ndarray, q: np.ndarray, ps: np.ndarray, precc: np.ndarray, mlo=True
+):
     month = root / stamp[:7]
     month.mkdir(parents=True, exist_ok=True)
     kinds = ["mli"] + (["mlo"] if mlo else [])
@@ -83,8 +86,12 @@ def _write_pair(root: Path, stamp: str, t: np.ndarray, q: np.ndarray, ps: np.nda
 
 
 def _grid(ncol, nlev):
-    return types.SimpleNamespace(lat=np.linspace(-60, 60, ncol), area=np.arange(1.0, ncol + 1),
-                                 hyai=np.linspace(0, 0.1, nlev + 1), hybi=np.linspace(0, 1, nlev + 1))
+    return types.SimpleNamespace(
+        lat=np.linspace(-60, 60, ncol),
+        area=np.arange(1.0, ncol + 1),
+        hyai=np.linspace(0, 0.1, nlev + 1),
+        hybi=np.linspace(0, 1, nlev + 1),
+    )
 
 
 def _state(ncol, nlev, offset=0.0):
@@ -162,8 +169,14 @@ def test_host_log_rows_and_budget_residuals():
 
 
 def test_namelist_text_quotes_strings_and_lists():
-    text = namelist_text(physics_mode="partial", ml_variables=["ptend_t", "cam_out_NETSW"], stop_n=3,
-                         restart_at_end=False)
-    assert text.splitlines() == ["&hybridge_nl", "  physics_mode = 'partial'",
-                                 "  ml_variables = 'ptend_t', 'cam_out_NETSW'", "  stop_n = 3",
-                                 "  restart_at_end = .false.", "/"]
+    text = namelist_text(
+        physics_mode="partial", ml_variables=["ptend_t", "cam_out_NETSW"], stop_n=3, restart_at_end=False
+    )
+    assert text.splitlines() == [
+        "&hybridge_nl",
+        "  physics_mode = 'partial'",
+        "  ml_variables = 'ptend_t', 'cam_out_NETSW'",
+        "  stop_n = 3",
+        "  restart_at_end = .false.",
+        "/",
+    ]

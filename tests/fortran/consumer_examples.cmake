@@ -12,7 +12,11 @@ foreach(var BUILD_DIR SOURCE_DIR WORK_DIR MODEL Fortran_COMPILER C_COMPILER MAKE
 endforeach()
 
 function(run what)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  execute_process(
+    COMMAND ${ARGN}
+    RESULT_VARIABLE rc
+    OUTPUT_VARIABLE out
+    ERROR_VARIABLE err)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "${what} failed (${rc}):\n${out}\n${err}")
   endif()
@@ -34,7 +38,7 @@ endforeach()
 
 # The environment of a consumer: nothing points at libtorch or the build tree.
 set(clean_env ${CMAKE_COMMAND} -E env --unset=LD_LIBRARY_PATH --unset=CMAKE_PREFIX_PATH
-    --unset=PKG_CONFIG_PATH)
+              --unset=PKG_CONFIG_PATH)
 foreach(example 01_mlp_forward:mlp_forward:Fortran 02_c_consumer:c_consumer:C)
   string(REPLACE ":" ";" parts ${example})
   list(GET parts 0 dir)
@@ -42,9 +46,17 @@ foreach(example 01_mlp_forward:mlp_forward:Fortran 02_c_consumer:c_consumer:C)
   list(GET parts 2 lang)
   # 1. CMake
   set(bin ${WORK_DIR}/cmake/${dir})
-  run("configure ${dir}" ${clean_env} ${CMAKE_COMMAND} -S ${SOURCE_DIR}/examples/${dir} -B ${bin}
-      -DCMAKE_BUILD_TYPE=Release -Dhybridge_DIR=${hybridge_dir}
-      -DCMAKE_Fortran_COMPILER=${Fortran_COMPILER} -DCMAKE_C_COMPILER=${C_COMPILER})
+  run("configure ${dir}"
+      ${clean_env}
+      ${CMAKE_COMMAND}
+      -S
+      ${SOURCE_DIR}/examples/${dir}
+      -B
+      ${bin}
+      -DCMAKE_BUILD_TYPE=Release
+      -Dhybridge_DIR=${hybridge_dir}
+      -DCMAKE_Fortran_COMPILER=${Fortran_COMPILER}
+      -DCMAKE_C_COMPILER=${C_COMPILER})
   run("build ${dir}" ${clean_env} ${CMAKE_COMMAND} --build ${bin})
   run("run ${exe} (CMake)" ${clean_env} ${bin}/${exe} ${MODEL})
   message(STATUS "${dir} (CMake): ${last_output}")
@@ -58,8 +70,16 @@ foreach(example 01_mlp_forward:mlp_forward:Fortran 02_c_consumer:c_consumer:C)
     set(env "PKG_CONFIG_PATH=${prefix}/lib/pkgconfig")
     set(how "CC=${C_COMPILER}")
   endif()
-  run("make ${dir}" ${clean_env} ${env} ${MAKE_PROGRAM} -C ${bin} -f ${SOURCE_DIR}/examples/${dir}/Makefile
-      VPATH=${SOURCE_DIR}/examples/${dir} ${how})
+  run("make ${dir}"
+      ${clean_env}
+      ${env}
+      ${MAKE_PROGRAM}
+      -C
+      ${bin}
+      -f
+      ${SOURCE_DIR}/examples/${dir}/Makefile
+      VPATH=${SOURCE_DIR}/examples/${dir}
+      ${how})
   run("run ${exe} (Makefile)" ${clean_env} ${bin}/${exe} ${MODEL})
   message(STATUS "${dir} (Makefile, ${env} ${how}): ${last_output}")
 endforeach()

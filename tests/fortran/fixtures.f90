@@ -16,7 +16,7 @@ contains
     character(:), allocatable :: dir
     character(len=linelen) :: arg
 
-    if (command_argument_count() < 1) error stop "usage: <test program> FIXTURE_DIR"
+    if (command_argument_count() < 1) error stop 'usage: <test program> FIXTURE_DIR'
     call get_command_argument(1, arg)
     dir = trim(arg)
   end function fixture_dir
@@ -28,20 +28,20 @@ contains
     character(len=linelen) :: line, rec, fix, file
     integer :: u, ios
 
-    open(newunit=u, file=fixture_dir() // "/index.txt", status="old", action="read")
+    open(newunit=u, file=fixture_dir() // '/index.txt', status='old', action='read')
     do
-      read(u, "(a)", iostat=ios) line
+      read(u, '(a)', iostat=ios) line
       if (ios /= 0) exit
-      if (line(1:6) /= "model ") cycle
+      if (line(1:6) /= 'model ') cycle
       read(line, *) rec, fix, file
       if (fix == fixture) then
         close(u)
-        path = fixture_dir() // "/" // trim(file)
+        path = fixture_dir() // '/' // trim(file)
         return
       end if
     end do
     close(u)
-    error stop "index.txt has no model for fixture " // fixture
+    error stop 'index.txt has no model for fixture ' // fixture
   end function model_path
 
   !> A data file ("in" or "ref" of a tensor) as a flat float64 array and its shape
@@ -53,25 +53,25 @@ contains
     character(len=linelen) :: line, rec, fix, knd, name, file
     integer :: u, ios, ndim, dims(8)
 
-    open(newunit=u, file=fixture_dir() // "/index.txt", status="old", action="read")
+    open(newunit=u, file=fixture_dir() // '/index.txt', status='old', action='read')
     do
-      read(u, "(a)", iostat=ios) line
+      read(u, '(a)', iostat=ios) line
       if (ios /= 0) exit
-      if (line(1:5) /= "data ") cycle
+      if (line(1:5) /= 'data ') cycle
       read(line, *) rec, fix, knd, name, file, ndim
       if (fix /= fixture .or. knd /= kind .or. name /= tensor) cycle
       read(line, *) rec, fix, knd, name, file, ndim, dims(1:ndim)
       close(u)
       shape = dims(1:ndim)
       allocate(values(product(shape)))
-      open(newunit=u, file=fixture_dir() // "/" // trim(file), access="stream", &
-           form="unformatted", status="old", action="read")
+      open(newunit=u, file=fixture_dir() // '/' // trim(file), access='stream', &
+           form='unformatted', status='old', action='read')
       read(u) values
       close(u)
       return
     end do
     close(u)
-    error stop "index.txt has no " // kind // " data for " // fixture // "." // tensor
+    error stop 'index.txt has no ' // kind // ' data for ' // fixture // '.' // tensor
   end subroutine read_data
 
   !> A raw float64 file of the fixture folder holding n values.
@@ -81,8 +81,8 @@ contains
     real(real64) :: values(n)
     integer :: u
 
-    open(newunit=u, file=fixture_dir() // "/" // file, access="stream", form="unformatted", &
-         status="old", action="read")
+    open(newunit=u, file=fixture_dir() // '/' // file, access='stream', form='unformatted', &
+         status='old', action='read')
     read(u) values
     close(u)
   end function read_raw
@@ -98,7 +98,7 @@ contains
 
     if (size(got) /= size(ref)) then
       print "(a, ': ', i0, ' values, reference has ', i0)", what, size(got), size(ref)
-      error stop "size mismatch"
+      error stop 'size mismatch'
     end if
     ndiff = 0
     first = 0
@@ -116,7 +116,7 @@ contains
       size(got), maxval(abs(got - ref))
     print "('  first at feature ', i0, ', column ', i0, ': got ', es24.17, ' reference ', es24.17)", &
       mod(first - 1, nfeature) + 1, (first - 1) / nfeature + 1, got(first), ref(first)
-    error stop "not bit for bit equal to the Python reference"
+    error stop 'not bit for bit equal to the Python reference'
   end subroutine expect_equal_bits
 
   subroutine expect_true(what, ok)
@@ -125,7 +125,7 @@ contains
 
     if (.not. ok) then
       print "('FAILED: ', a)", what
-      error stop "check failed"
+      error stop 'check failed'
     end if
     print "('ok: ', a)", what
   end subroutine expect_true
@@ -139,7 +139,7 @@ contains
       print "('FAILED: ', a, ': status ', i0, ' (expected ', i0, '), message: ', a)", what, &
         stat, expected, trim(errmsg)
       print "('  the message should name: ', a)", names
-      error stop "wrong error report"
+      error stop 'wrong error report'
     end if
     print "('ok: ', a, ': ', a)", what, trim(errmsg)
   end subroutine expect_status

@@ -5,8 +5,8 @@
 !> arrays as contiguous sections (no copy).
 program test_pyref_mlp
   use, intrinsic :: iso_fortran_env, only: real32, real64
-  use hybridge
   use fixtures
+  use hybridge
   implicit none
   integer, parameter :: batches(4) = [1, 7, 16, 384]
   type(hyb_model) :: model
@@ -18,20 +18,20 @@ program test_pyref_mlp
   integer :: nx, ny, ncol, i, n
   character(len=32) :: label
 
-  call read_data("mlp_v1", "in", "x", xin, xshape)   ! [1, ncol, 124]
+  call read_data('mlp_v1', 'in', 'x', xin, xshape)   ! [1, ncol, 124]
   nx = xshape(3)
   ncol = xshape(2)
   allocate(x(nx, ncol), x4(nx, ncol))
   x = reshape(xin, [nx, ncol])
   x4 = real(x, real32)
 
-  call hyb_load(model, model_path("mlp_v1"), device="cpu", options="threads=1; nonfinite=reject")
+  call hyb_load(model, model_path('mlp_v1'), device='cpu', options='threads=1; nonfinite=reject')
   call hyb_tensor_info(model, HYB_OUTPUT, 1, yname, yshape)   ! y [128]
   ny = yshape(1)
   allocate(y(ny, ncol), y4(ny, ncol))
   do i = 1, size(batches)
     n = batches(i)
-    yref = read_raw("mlp_v1.ncol" // itoa(n) // ".threads1.ref.y.f64", ny * n)
+    yref = read_raw('mlp_v1.ncol' // itoa(n) // '.threads1.ref.y.f64', ny * n)
     y = -1
     y4 = -1
     call hyb_forward(model, x(:, 1:n), y(:, 1:n))
@@ -50,7 +50,7 @@ contains
     character(:), allocatable :: s
     character(len=16) :: buf
 
-    write(buf, "(i0)") i
+    write(buf, '(i0)') i
     s = trim(buf)
   end function itoa
 end program test_pyref_mlp

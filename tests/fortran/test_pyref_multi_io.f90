@@ -4,8 +4,8 @@
 !> profiles(60, 2, ncol) show the reversed per-column shape.
 program test_pyref_multi_io
   use, intrinsic :: iso_fortran_env, only: real32, real64
-  use hybridge
   use fixtures
+  use hybridge
   implicit none
   type(hyb_model) :: model
   real(real64), allocatable :: raw(:), ref_tend(:), ref_flux(:)
@@ -16,40 +16,40 @@ program test_pyref_multi_io
                                        fluxes4(:, :)
   integer :: nlev, ncol, nflux
 
-  call read_data("multi_io", "in", "profiles", raw, shp)   ! [1, ncol, 2, nlev]
+  call read_data('multi_io', 'in', 'profiles', raw, shp)   ! [1, ncol, 2, nlev]
   ncol = shp(2)
   nlev = shp(4)
   profiles = reshape(raw, [nlev, 2, ncol])
-  call read_data("multi_io", "in", "scalars", raw, shp)    ! [1, ncol, 4]
+  call read_data('multi_io', 'in', 'scalars', raw, shp)    ! [1, ncol, 4]
   scalars = reshape(raw, [4, ncol])
-  call read_data("multi_io", "ref", "tendencies", ref_tend, shp)
-  call read_data("multi_io", "ref", "fluxes", ref_flux, shp)
+  call read_data('multi_io', 'ref', 'tendencies', ref_tend, shp)
+  call read_data('multi_io', 'ref', 'fluxes', ref_flux, shp)
   nflux = shp(3)
   allocate(tendencies(nlev, 2, ncol), fluxes(nflux, ncol))
   profiles4 = real(profiles, real32)
   scalars4 = real(scalars, real32)
   allocate(tendencies4(nlev, 2, ncol), fluxes4(nflux, ncol))
 
-  call hyb_load(model, model_path("multi_io"), device="cpu")
+  call hyb_load(model, model_path('multi_io'), device='cpu')
 
-  call hyb_bind_input(model, "profiles", profiles)
-  call hyb_bind_input(model, "scalars", scalars)
-  call hyb_bind_output(model, "tendencies", tendencies)
-  call hyb_bind_output(model, "fluxes", fluxes)
+  call hyb_bind_input(model, 'profiles', profiles)
+  call hyb_bind_input(model, 'scalars', scalars)
+  call hyb_bind_output(model, 'tendencies', tendencies)
+  call hyb_bind_output(model, 'fluxes', fluxes)
   call hyb_run(model)
-  call expect_equal_bits("real64 host, tendencies", reshape(tendencies, [size(tendencies)]), &
+  call expect_equal_bits('real64 host, tendencies', reshape(tendencies, [size(tendencies)]), &
                          ref_tend, 2 * nlev)
-  call expect_equal_bits("real64 host, fluxes", reshape(fluxes, [size(fluxes)]), ref_flux, nflux)
+  call expect_equal_bits('real64 host, fluxes', reshape(fluxes, [size(fluxes)]), ref_flux, nflux)
 
   ! Outputs bound before inputs: the order of the binds does not matter.
-  call hyb_bind_output(model, "fluxes", fluxes4)
-  call hyb_bind_output(model, "tendencies", tendencies4)
-  call hyb_bind_input(model, "scalars", scalars4)
-  call hyb_bind_input(model, "profiles", profiles4)
+  call hyb_bind_output(model, 'fluxes', fluxes4)
+  call hyb_bind_output(model, 'tendencies', tendencies4)
+  call hyb_bind_input(model, 'scalars', scalars4)
+  call hyb_bind_input(model, 'profiles', profiles4)
   call hyb_run(model)
-  call expect_equal_bits("real32 host, tendencies", &
+  call expect_equal_bits('real32 host, tendencies', &
                          reshape(real(tendencies4, real64), [size(tendencies4)]), ref_tend, 2 * nlev)
-  call expect_equal_bits("real32 host, fluxes", reshape(real(fluxes4, real64), [size(fluxes4)]), &
+  call expect_equal_bits('real32 host, fluxes', reshape(real(fluxes4, real64), [size(fluxes4)]), &
                          ref_flux, nflux)
   call hyb_free(model)
 end program test_pyref_multi_io

@@ -9,6 +9,7 @@ row-major [N, 128], i.e. Fortran y(128, N)).
 
 Usage: python write_batch_refs.py FIXTURE_DIR THREADS N [N ...]
 """
+
 import os
 import sys
 from pathlib import Path

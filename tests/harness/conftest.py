@@ -1,5 +1,6 @@
 """Fixtures of the harness tests; helpers live in harness_run.py (a unique module name,
 since several test folders have a conftest.py)."""
+
 import pytest
 
 from harness_run import BUILD

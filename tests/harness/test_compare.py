@@ -1,4 +1,5 @@
 """The byte comparison and its report, without MPI."""
+
 import numpy as np
 import pytest
 
@@ -28,23 +29,30 @@ def test_equal_bytes_pass_and_signed_zero_does_not():
 
 
 def test_first_difference_names_step_rank_column_and_variable():
-    ref = np.zeros((2, 7, 4), dtype=np.float64)          # [step, column, value]
+    ref = np.zeros((2, 7, 4), dtype=np.float64)  # [step, column, value]
     cand = ref.copy()
     cand[1, 5, 2] = np.float64(np.nextafter(np.float32(0), np.float32(1)))
     cand[1, 6, 0] = 1e-3
-    d = compare("output y", ref, cand, precision="float32", counts=block_counts(7, 3),
-                layout=LAYOUT, column_axis=1, step_axis=0)
+    d = compare(
+        "output y",
+        ref,
+        cand,
+        precision="float32",
+        counts=block_counts(7, 3),
+        layout=LAYOUT,
+        column_axis=1,
+        step_axis=0,
+    )
     assert (d.step, d.column, d.rank, d.local_column, d.variable) == (1, 5, 2, 1, "ptend_t[2]")
     assert d.n_different == 2 and d.max_abs_diff == pytest.approx(1e-3)
     assert "rank 2 column 1 (global column 5)" in d.where()
 
 
 def test_column_axis_last_as_in_netcdf():
-    ref = np.zeros((60, 384))                               # (lev, ncol)
+    ref = np.zeros((60, 384))  # (lev, ncol)
     cand = ref.copy()
     cand[12, 200] = 1.0
-    d = compare("state_t", ref, cand, counts=block_counts(384, 4), column_axis=1,
-                layout=[("state_t", 0, 60)])
+    d = compare("state_t", ref, cand, counts=block_counts(384, 4), column_axis=1, layout=[("state_t", 0, 60)])
     assert (d.rank, d.local_column, d.variable) == (2, 8, "state_t[12]")
 
 

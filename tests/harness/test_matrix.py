@@ -1,4 +1,5 @@
 """The CI-sized matrix through ``hybridge verify``: every row passes on CPU here."""
+
 import json
 import subprocess
 import sys
@@ -10,17 +11,36 @@ MEASURED = ("MEASURED", "MEASURED(equal)")
 
 def test_ci_matrix_passes(built, tmp_path):
     report = tmp_path / "report.json"
-    cmd = [sys.executable, "-m", "hybridge.cli", "verify", "--ranks", "4",
-           "--workdir", str(tmp_path), "--json", str(report)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "hybridge.cli",
+        "verify",
+        "--ranks",
+        "4",
+        "--workdir",
+        str(tmp_path),
+        "--json",
+        str(report),
+    ]
     if not HOST.exists():
         cmd.append("--no-host")
     proc = subprocess.run(cmd, env=mpi_env(), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = rows_by_test(json.loads(report.read_text()))
-    expected = [f"PYREF {m} {layer}" for m in ("mlp_v1", "multi_io", "recurrent")
-                for layer in ("fortran", "c", "engine")]
-    expected += ["PYREF host_model host-driver", "PEM mlp_v1 chunk=16", "PEM recurrent chunk=16", "PET mlp_v1 chunk=16",
-                 "ERS recurrent fortran", "NODE mlp_v1 c"]
+    expected = [
+        f"PYREF {m} {layer}"
+        for m in ("mlp_v1", "multi_io", "recurrent")
+        for layer in ("fortran", "c", "engine")
+    ]
+    expected += [
+        "PYREF host_model host-driver",
+        "PEM mlp_v1 chunk=16",
+        "PEM recurrent chunk=16",
+        "PET mlp_v1 chunk=16",
+        "ERS recurrent fortran",
+        "NODE mlp_v1 c",
+    ]
     if HOST.exists():
         expected += ["REP host", "ERS host recurrent", "PEM host chunk=16", "PET host chunk=16"]
     for test in expected:

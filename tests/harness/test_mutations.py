@@ -1,14 +1,26 @@
 """The harness must be able to fail: each injected coupling bug is caught, and the report
 names where (rank, column on that rank, variable)."""
+
 from harness_run import HOST, rows_by_test, run_verify
 
 V1_OUTPUT_VARIABLES = ("ptend_t", "ptend_q0001", "cam_out_")
 
 
 def test_one_ulp_on_one_input_of_one_column_is_caught(built, tmp_path):
-    proc, report = run_verify(tmp_path, 2, "--tests", "PYREF", "--layers", "fortran,host-driver",
-                              "--mutate", "perturb_input", "--mutate-rank", "1",
-                              "--mutate-column", "2")
+    proc, report = run_verify(
+        tmp_path,
+        2,
+        "--tests",
+        "PYREF",
+        "--layers",
+        "fortran,host-driver",
+        "--mutate",
+        "perturb_input",
+        "--mutate-rank",
+        "1",
+        "--mutate-column",
+        "2",
+    )
     assert proc.returncode != 0, proc.stdout
     for test in ("PYREF mlp_v1 fortran", "PYREF host_model host-driver"):
         row = rows_by_test(report)[test]
@@ -21,22 +33,35 @@ def test_one_ulp_on_one_input_of_one_column_is_caught(built, tmp_path):
 
 
 def test_two_swapped_columns_are_caught(built, tmp_path):
-    proc, report = run_verify(tmp_path, 2, "--tests", "PYREF", "--layers", "c",
-                              "--mutate", "swap_columns", "--mutate-rank", "0",
-                              "--mutate-column", "3")
+    proc, report = run_verify(
+        tmp_path,
+        2,
+        "--tests",
+        "PYREF",
+        "--layers",
+        "c",
+        "--mutate",
+        "swap_columns",
+        "--mutate-rank",
+        "0",
+        "--mutate-column",
+        "3",
+    )
     assert proc.returncode != 0, proc.stdout
     for fixture in ("mlp_v1", "multi_io", "recurrent"):
         row = rows_by_test(report)[f"PYREF {fixture} c"]
         assert row["verdict"] == "FAIL"
         assert (row["first_difference"]["rank"], row["first_difference"]["local_column"]) == (0, 3)
     assert rows_by_test(report)["PYREF multi_io c"]["first_difference"]["variable"].startswith(
-        ("tendencies", "cam_out_"))
+        ("tendencies", "cam_out_")
+    )
 
 
 def test_restart_without_recurrent_state_is_caught(built, tmp_path):
     host = [] if HOST.exists() else ["--no-host"]
-    proc, report = run_verify(tmp_path, 2, "--tests", "ERS", "--nstep", "4", "--host-steps", "4",
-                              "--mutate", "drop_state", *host)
+    proc, report = run_verify(
+        tmp_path, 2, "--tests", "ERS", "--nstep", "4", "--host-steps", "4", "--mutate", "drop_state", *host
+    )
     assert proc.returncode != 0, proc.stdout
     rows = rows_by_test(report)
     first = rows["ERS recurrent fortran"]["first_difference"]

@@ -1,5 +1,6 @@
 """Shared helpers for the hybridge-host tests: find the executable, write a namelist,
 run it under mpirun, compare netCDF files variable by variable."""
+
 from __future__ import annotations
 
 import os
@@ -42,13 +43,17 @@ def write_namelist(path: Path, **keys) -> Path:
     return path
 
 
-def run_host(exe: Path, namelist: Path, nranks: int = 1, check: bool = True,
-             timeout: float = 300) -> subprocess.CompletedProcess:
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMPI_MCA_rmaps_base_oversubscribe="1")
+def run_host(
+    exe: Path, namelist: Path, nranks: int = 1, check: bool = True, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    env = dict(
+        os.environ,
+        OMPI_ALLOW_RUN_AS_ROOT="1",
+        OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+        OMPI_MCA_rmaps_base_oversubscribe="1",
+    )
     cmd = ["mpirun", "-n", str(nranks), "--oversubscribe", str(exe), str(namelist)]
-    proc = subprocess.run(cmd, cwd=namelist.parent, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    proc = subprocess.run(cmd, cwd=namelist.parent, env=env, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -67,7 +72,8 @@ def assert_same_netcdf(a: Path, b: Path) -> None:
             assert va.dimensions == vb.dimensions, f"{a.name}:{name}: dims {va.dimensions} vs {vb.dimensions}"
             xa, xb = np.asarray(va[...]), np.asarray(vb[...])
             assert xa.tobytes() == xb.tobytes(), (
-                f"{a.name}: variable {name} differs (max |diff| {np.max(np.abs(xa - xb))})")
+                f"{a.name}: variable {name} differs (max |diff| {np.max(np.abs(xa - xb))})"
+            )
 
 
 def log_rows(stdout: str) -> list[list[str]]:

@@ -10,6 +10,7 @@ few steps; these follow simple formulas, so a test can check what the host did w
     nan_at_night  relax_v1, but every output is NaN in columns with SOLIN == 0.
     runaway       relax_v1 plus 0.1 K/s of heating everywhere: T leaves [150, 350] K in one step.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,12 +25,26 @@ NLEV = 60
 TAU_RELAX = 10 * 86400.0
 NETSW_FRACTION = 0.6
 PRECC = 3.0e-8  # m/s
-INPUTS = [("state_t", NLEV, "K"), ("state_q0001", NLEV, "kg/kg"), ("state_ps", 1, "Pa"),
-          ("pbuf_SOLIN", 1, "W/m2"), ("pbuf_LHFLX", 1, "W/m2"), ("pbuf_SHFLX", 1, "W/m2")]
-OUTPUTS = [("ptend_t", NLEV, "K/s"), ("ptend_q0001", NLEV, "kg/kg/s"), ("cam_out_NETSW", 1, "W/m2"),
-           ("cam_out_FLWDS", 1, "W/m2"), ("cam_out_PRECSC", 1, "m/s"), ("cam_out_PRECC", 1, "m/s"),
-           ("cam_out_SOLS", 1, "W/m2"), ("cam_out_SOLL", 1, "W/m2"), ("cam_out_SOLSD", 1, "W/m2"),
-           ("cam_out_SOLLD", 1, "W/m2")]
+INPUTS = [
+    ("state_t", NLEV, "K"),
+    ("state_q0001", NLEV, "kg/kg"),
+    ("state_ps", 1, "Pa"),
+    ("pbuf_SOLIN", 1, "W/m2"),
+    ("pbuf_LHFLX", 1, "W/m2"),
+    ("pbuf_SHFLX", 1, "W/m2"),
+]
+OUTPUTS = [
+    ("ptend_t", NLEV, "K/s"),
+    ("ptend_q0001", NLEV, "kg/kg/s"),
+    ("cam_out_NETSW", 1, "W/m2"),
+    ("cam_out_FLWDS", 1, "W/m2"),
+    ("cam_out_PRECSC", 1, "m/s"),
+    ("cam_out_PRECC", 1, "m/s"),
+    ("cam_out_SOLS", 1, "W/m2"),
+    ("cam_out_SOLL", 1, "W/m2"),
+    ("cam_out_SOLSD", 1, "W/m2"),
+    ("cam_out_SOLLD", 1, "W/m2"),
+]
 
 
 class _Relax(torch.nn.Module):
@@ -45,14 +60,27 @@ class _Relax(torch.nn.Module):
     def outputs(self, x: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
         n = self.nlev
         t = x[:, :n]
-        solin = x[:, 2 * n + 1:2 * n + 2]
+        solin = x[:, 2 * n + 1 : 2 * n + 2]
         ptend_t = -(t - self.t_ref) / self.tau_relax + extra
         ptend_q = torch.zeros_like(t)
         netsw = self.netsw_fraction * solin
-        flwds = 0.8 * 5.67e-8 * t[:, n - 1:n] ** 4
+        flwds = 0.8 * 5.67e-8 * t[:, n - 1 : n] ** 4
         precc = torch.full_like(solin, self.precc)
-        y = torch.cat([ptend_t, ptend_q, netsw, flwds, torch.zeros_like(solin), precc,
-                       0.2 * solin, 0.2 * solin, 0.1 * solin, 0.1 * solin], dim=1)
+        y = torch.cat(
+            [
+                ptend_t,
+                ptend_q,
+                netsw,
+                flwds,
+                torch.zeros_like(solin),
+                precc,
+                0.2 * solin,
+                0.2 * solin,
+                0.1 * solin,
+                0.1 * solin,
+            ],
+            dim=1,
+        )
         if self.nan_at_night:
             y = torch.where(solin > 0, y, torch.full_like(y, float("nan")))
         return y
@@ -69,7 +97,7 @@ class _Runaway(_Relax):
 class _Recurrent(_Relax):
     def forward(self, x: torch.Tensor, h: torch.Tensor):
         solin = x[:, 2 * self.nlev + 1]
-        h_new = 0.95 * h + 0.05 * (solin / 1361.0).unsqueeze(0).unsqueeze(-1)   # h: [2, ncol, 4]
+        h_new = 0.95 * h + 0.05 * (solin / 1361.0).unsqueeze(0).unsqueeze(-1)  # h: [2, ncol, 4]
         extra = 1e-6 * (h_new[0, :, :1] - h_new[1, :, 1:2] * 0.5)
         return self.outputs(x, extra), h_new
 
@@ -94,6 +122,7 @@ def make(kind: str, path: Path, climsim_dir: Path) -> Path:
         inputs=[TensorSpec("x", [124], layout=layout_from_sizes(INPUTS))],
         outputs=[TensorSpec("y", [128], layout=layout_from_sizes(OUTPUTS))],
         states=states,
-        provenance={"made_by": "tests/host/ml_fixtures.py", "kind": kind})
+        provenance={"made_by": "tests/host/ml_fixtures.py", "kind": kind},
+    )
     save_model(torch.jit.script(module.eval()), manifest, path)
     return path

@@ -1,5 +1,6 @@
 """ML and partial physics modes with small emulators from ml_fixtures.py, on several ranks.
 Skipped when hybridge-host was built without the hybridge library."""
+
 from pathlib import Path
 
 import netCDF4
@@ -17,14 +18,22 @@ def models(host_exe, tmp_path_factory):
     proc = run_host(host_exe, probe, check=False, timeout=60)
     if "built without" in proc.stderr:
         pytest.skip("hybridge-host was built without the hybridge library")
-    return {k: ml_fixtures.make(k, d / f"{k}.pt", CLIMSIM)
-            for k in ("relax_v1", "recurrent_v1", "nan_at_night", "runaway")}
+    return {
+        k: ml_fixtures.make(k, d / f"{k}.pt", CLIMSIM)
+        for k in ("relax_v1", "recurrent_v1", "nan_at_night", "runaway")
+    }
 
 
 def run(host_exe, run_dir: Path, nranks=2, check=True, **keys):
     run_dir.mkdir(parents=True, exist_ok=True)
-    base = dict(stop_option="nsteps", stop_n=12, mli_interval_steps=6, history_interval_steps=12,
-                log_interval_steps=1, output_dir="out")
+    base = dict(
+        stop_option="nsteps",
+        stop_n=12,
+        mli_interval_steps=6,
+        history_interval_steps=12,
+        log_interval_steps=1,
+        output_dir="out",
+    )
     base.update(keys)
     return run_host(host_exe, write_namelist(run_dir / "atm_in", **base), nranks, check=check)
 
@@ -35,28 +44,41 @@ def pair(out: Path, kind: str, stamp="0001-02-01-07200"):
 
 def test_ml_mode_applies_emulator_outputs(host_exe, models, tmp_path):
     proc = run(host_exe, tmp_path, physics_mode="ml", model_path=str(models["relax_v1"]))
-    assert all(int(r[10]) == 0 for r in log_rows(proc.stdout))   # no fallback columns
-    with pair(tmp_path / "out", "mli") as a, pair(tmp_path / "out", "mlo") as b, \
-            netCDF4.Dataset(CLIMSIM / "input_mean.nc") as m:
+    assert all(int(r[10]) == 0 for r in log_rows(proc.stdout))  # no fallback columns
+    with (
+        pair(tmp_path / "out", "mli") as a,
+        pair(tmp_path / "out", "mlo") as b,
+        netCDF4.Dataset(CLIMSIM / "input_mean.nc") as m,
+    ):
         t_in = np.asarray(a["state_t"][:])
         t_ref = np.asarray(m["state_t"][:], dtype=np.float32)[:, None]
         ptend_t = (np.asarray(b["state_t"][:]) - t_in) / 1200.0
         expected = -(t_in.astype(np.float32) - t_ref) / np.float32(ml_fixtures.TAU_RELAX)
         np.testing.assert_allclose(ptend_t, expected, rtol=1e-4, atol=1e-9)
         np.testing.assert_array_equal(np.asarray(b["state_q0001"][:]), np.asarray(a["state_q0001"][:]))
-        np.testing.assert_allclose(b["cam_out_NETSW"][:], ml_fixtures.NETSW_FRACTION * a["pbuf_SOLIN"][:],
-                                   rtol=1e-6, atol=1e-4)
+        np.testing.assert_allclose(
+            b["cam_out_NETSW"][:], ml_fixtures.NETSW_FRACTION * a["pbuf_SOLIN"][:], rtol=1e-6, atol=1e-4
+        )
         np.testing.assert_allclose(b["cam_out_PRECC"][:], ml_fixtures.PRECC, rtol=1e-6)
 
 
 def test_partial_mode_mixes_emulator_and_conventional(host_exe, models, tmp_path):
-    run(host_exe, tmp_path / "partial", physics_mode="partial", model_path=str(models["relax_v1"]),
-        ml_variables=["cam_out_NETSW", "ptend_t"])
+    run(
+        host_exe,
+        tmp_path / "partial",
+        physics_mode="partial",
+        model_path=str(models["relax_v1"]),
+        ml_variables=["cam_out_NETSW", "ptend_t"],
+    )
     run(host_exe, tmp_path / "conv")
-    with pair(tmp_path / "partial" / "out", "mli") as a, pair(tmp_path / "partial" / "out", "mlo") as b, \
-            pair(tmp_path / "conv" / "out", "mlo") as c:
-        np.testing.assert_allclose(b["cam_out_NETSW"][:], ml_fixtures.NETSW_FRACTION * a["pbuf_SOLIN"][:],
-                                   rtol=1e-6, atol=1e-4)
+    with (
+        pair(tmp_path / "partial" / "out", "mli") as a,
+        pair(tmp_path / "partial" / "out", "mlo") as b,
+        pair(tmp_path / "conv" / "out", "mlo") as c,
+    ):
+        np.testing.assert_allclose(
+            b["cam_out_NETSW"][:], ml_fixtures.NETSW_FRACTION * a["pbuf_SOLIN"][:], rtol=1e-6, atol=1e-4
+        )
         # Humidity is the conventional physics': it condenses and precipitates.
         assert (np.asarray(b["cam_out_PRECC"][:]) != ml_fixtures.PRECC).any()
         assert np.asarray(b["cam_out_FLWDS"][:]).min() > 50.0
@@ -102,16 +124,25 @@ def test_bad_model_path_is_named(host_exe, models, tmp_path):
 
 
 def test_cuda_graphs_key_reaches_the_engine(host_exe, models, tmp_path):
-    proc = run(host_exe, tmp_path, physics_mode="ml", model_path=str(models["relax_v1"]),
-               device="cpu", ml_cuda_graphs=True, check=False)
+    proc = run(
+        host_exe,
+        tmp_path,
+        physics_mode="ml",
+        model_path=str(models["relax_v1"]),
+        device="cpu",
+        ml_cuda_graphs=True,
+        check=False,
+    )
     assert proc.returncode != 0 and "cuda_graphs=on needs a CUDA device" in proc.stderr, proc.stderr
 
 
 def test_stability_guard_stops_with_crash_dump(host_exe, models, tmp_path):
-    proc = run(host_exe, tmp_path, nranks=1, physics_mode="ml", model_path=str(models["runaway"]), check=False)
+    proc = run(
+        host_exe, tmp_path, nranks=1, physics_mode="ml", model_path=str(models["runaway"]), check=False
+    )
     assert proc.returncode != 0
     assert "stability guard at 0001-02-01-00000: state_t =" in proc.stderr, proc.stderr
     assert "at global column 1, level " in proc.stderr and "rank 0:" in proc.stderr
     (dump,) = (tmp_path / "out").glob("crash.rank0.col1.txt")
     rows = [ln.split() for ln in dump.read_text().splitlines() if not ln.startswith("#")]
-    assert len(rows) == 60 and float(rows[-1][4]) > 350.0   # t_out of the lowest level
+    assert len(rows) == 60 and float(rows[-1][4]) > 350.0  # t_out of the lowest level

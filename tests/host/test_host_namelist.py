@@ -1,26 +1,44 @@
 """Bad namelists stop the run before any time step, with a message naming the problem."""
+
 import pytest
 
 from conftest import run_host
 
 CASES = [
     ("unknown key", "  physics_modes = 'ml'\n", "physics_modes"),
-    ("bad physics_mode", "  physics_mode = 'hybrid'\n",
-     "physics_mode = 'hybrid': expected one of 'conventional' 'ml' 'partial'"),
+    (
+        "bad physics_mode",
+        "  physics_mode = 'hybrid'\n",
+        "physics_mode = 'hybrid': expected one of 'conventional' 'ml' 'partial'",
+    ),
     ("integer given text", "  stop_n = 'ten'\n", "stop_n = 'ten'"),
     ("logical given a number", "  restart_at_end = 7\n", "restart_at_end = 7"),
     ("negative interval", "  mli_interval_steps = -3\n", "mli_interval_steps = -3 < 0"),
-    ("bad on_ml_error", "  on_ml_error = 'ignore'\n", "on_ml_error = 'ignore': expected one of 'abort' 'fallback'"),
+    (
+        "bad on_ml_error",
+        "  on_ml_error = 'ignore'\n",
+        "on_ml_error = 'ignore': expected one of 'abort' 'fallback'",
+    ),
     ("bad nonfinite_policy", "  nonfinite_policy = 'zero'\n", "nonfinite_policy = 'zero'"),
     ("bad batching", "  batching = 'global'\n", "batching = 'global'"),
     ("bad device", "  device = 'tpu'\n", "device = 'tpu'"),
     ("bad date", "  start_date = '0001-02-30'\n", "start_date = '0001-02-30'"),
     ("ml without model", "  physics_mode = 'ml'\n", "model_path: required for physics_mode = 'ml'"),
-    ("partial without variables", "  physics_mode = 'partial'\n  model_path = 'm.pt'\n",
-     "physics_mode = 'partial' needs at least one variable"),
-    ("unknown ml variable", "  physics_mode = 'partial'\n  model_path = 'm.pt'\n  ml_variables = 'ptend_u'\n",
-     "'ptend_u' is not an emulator output"),
-    ("variables in conventional mode", "  ml_variables = 'ptend_t'\n", "physics_mode = 'conventional' uses no emulator"),
+    (
+        "partial without variables",
+        "  physics_mode = 'partial'\n  model_path = 'm.pt'\n",
+        "physics_mode = 'partial' needs at least one variable",
+    ),
+    (
+        "unknown ml variable",
+        "  physics_mode = 'partial'\n  model_path = 'm.pt'\n  ml_variables = 'ptend_u'\n",
+        "'ptend_u' is not an emulator output",
+    ),
+    (
+        "variables in conventional mode",
+        "  ml_variables = 'ptend_t'\n",
+        "physics_mode = 'conventional' uses no emulator",
+    ),
 ]
 
 

@@ -12,6 +12,7 @@ Stated tolerances:
   global-mean precipitation 2-5 mm/day; insolation 340.3 W/m2 (S0/4) within 1 W/m2
   no drift: the mass-weighted mean T of day 30 within 0.5 K of day 10
 """
+
 from pathlib import Path
 
 import netCDF4
@@ -27,10 +28,16 @@ NDAYS = 30
 @pytest.fixture(scope="module")
 def month(host_exe, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("month")
-    nml = write_namelist(run_dir / "atm_in", stop_option="ndays", stop_n=NDAYS,
-                         mli_interval_steps=NDAYS * STEPS_PER_DAY - 1,
-                         history_interval_steps=NDAYS * STEPS_PER_DAY, log_interval_steps=1,
-                         restart_at_end=False, output_dir="out")
+    nml = write_namelist(
+        run_dir / "atm_in",
+        stop_option="ndays",
+        stop_n=NDAYS,
+        mli_interval_steps=NDAYS * STEPS_PER_DAY - 1,
+        history_interval_steps=NDAYS * STEPS_PER_DAY,
+        log_interval_steps=1,
+        restart_at_end=False,
+        output_dir="out",
+    )
     proc = run_host(host_exe, nml, nranks=1, timeout=900)
     return run_dir / "out", proc.stdout
 
@@ -39,8 +46,14 @@ def month(host_exe, tmp_path_factory):
 def grid():
     with netCDF4.Dataset(CLIMSIM / "ClimSim_low-res_grid-info.nc") as g:
         area = np.asarray(g["area"][:])
-        return {"w": area / area.sum(), "hyai": np.asarray(g["hyai"][:]), "hybi": np.asarray(g["hybi"][:]),
-                "hyam": np.asarray(g["hyam"][:]), "hybm": np.asarray(g["hybm"][:]), "P0": float(g["P0"][...])}
+        return {
+            "w": area / area.sum(),
+            "hyai": np.asarray(g["hyai"][:]),
+            "hybi": np.asarray(g["hybi"][:]),
+            "hyam": np.asarray(g["hyam"][:]),
+            "hybm": np.asarray(g["hybm"][:]),
+            "P0": float(g["P0"][...]),
+        }
 
 
 def test_budgets_close_every_step(month):
@@ -62,14 +75,14 @@ def test_no_drift(month):
 def test_climate_near_climsim_mean(month, grid):
     (hist,) = month[0].glob("*.h0.*.nc")
     with netCDF4.Dataset(hist) as h, netCDF4.Dataset(CLIMSIM / "input_mean.nc") as m:
-        t = np.asarray(h["state_t"][:])        # (lev, ncol)
+        t = np.asarray(h["state_t"][:])  # (lev, ncol)
         q = np.asarray(h["state_q0001"][:])
         assert t.shape == (60, 384)
         t_glob, q_glob = t @ grid["w"], q @ grid["w"]
         t_ref, q_ref = np.asarray(m["state_t"][:]), np.asarray(m["state_q0001"][:])
         dt = t_glob - t_ref
         assert np.abs(dt).max() < 8.0, dt
-        assert np.sqrt(np.mean(dt ** 2)) < 4.0
+        assert np.sqrt(np.mean(dt**2)) < 4.0
         assert abs(q_glob[-1] / q_ref[-1] - 1) < 0.15
         pmid = grid["hyam"] * grid["P0"] + grid["hybm"] * 1.0e5
         k500 = int(np.argmin(np.abs(pmid - 5.0e4)))
@@ -83,7 +96,7 @@ def test_climate_near_climsim_mean(month, grid):
 
 def test_mli_mlo_water_budget(month, grid):
     """(mlo - mli)/1200 is what the physics did: the column vapour change equals E - P."""
-    mli = sorted(month[0].rglob("*.mli.*.nc"))[-1]   # the last step of the month
+    mli = sorted(month[0].rglob("*.mli.*.nc"))[-1]  # the last step of the month
     mlo = Path(str(mli).replace(".mli.", ".mlo."))
     with netCDF4.Dataset(mli) as a, netCDF4.Dataset(mlo) as b:
         ps = np.asarray(a["state_ps"][:])

@@ -1,4 +1,5 @@
 """Fixtures: small ClimSim-format datasets on the real grid (hybridge.data.synthetic)."""
+
 import shutil
 
 import pytest
@@ -33,9 +34,24 @@ def data_copy(climsim_data, tmp_path):
 def trained(climsim_data, tmp_path_factory):
     """A small v1 MLP trained for 2 epochs: run dir with best.pt/last.pt."""
     out = tmp_path_factory.mktemp("run")
-    rc = cli_main(["train", "--data", str(climsim_data), "--out", str(out), "--epochs", "2",
-                   "--batch-size", "256", "--no-progress", "--set", "model_options={hidden: [64, 64]}",
-                   "--set", "normalization=data"])
+    rc = cli_main(
+        [
+            "train",
+            "--data",
+            str(climsim_data),
+            "--out",
+            str(out),
+            "--epochs",
+            "2",
+            "--batch-size",
+            "256",
+            "--no-progress",
+            "--set",
+            "model_options={hidden: [64, 64]}",
+            "--set",
+            "normalization=data",
+        ]
+    )
     assert rc == 0
     return out
 

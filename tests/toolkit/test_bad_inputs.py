@@ -1,4 +1,5 @@
 """Bad input: each gives one clear error naming the file and the variable; nothing half-written."""
+
 import netCDF4
 import numpy as np
 import pytest
@@ -46,7 +47,9 @@ def test_nan_in_data_names_variable_and_column(data_copy):
     mlo = mli.with_name(mli.name.replace(".mli.", ".mlo."))
     with netCDF4.Dataset(mlo, "a") as d:
         d["state_q0001"][5, 17] = np.nan
-    with pytest.raises(DataError, match=rf"{mlo.name}: variable 'state_q0001' has NaN/Inf \(first at column 17, level 5\)"):
+    with pytest.raises(
+        DataError, match=rf"{mlo.name}: variable 'state_q0001' has NaN/Inf \(first at column 17, level 5\)"
+    ):
         read_pair(find_pairs(data_copy)[0], V1)
 
 
@@ -63,18 +66,35 @@ def test_unknown_config_key(tmp_path, capsys):
 
 def test_checkpoint_from_another_model(trained, climsim_data, tmp_path, capsys):
     # resume with another architecture
-    rc = cli_main(["train", "--data", str(climsim_data), "--out", str(tmp_path / "r"), "--epochs", "3",
-                   "--no-progress", "--model", "resmlp", "--resume", str(trained / "last.pt")])
+    rc = cli_main(
+        [
+            "train",
+            "--data",
+            str(climsim_data),
+            "--out",
+            str(tmp_path / "r"),
+            "--epochs",
+            "3",
+            "--no-progress",
+            "--model",
+            "resmlp",
+            "--resume",
+            str(trained / "last.pt"),
+        ]
+    )
     assert rc == 1
     assert "checkpoint is for model 'mlp', the configuration asks for 'resmlp'" in capsys.readouterr().err
     # weights of another model under this model's name: export names the parameters
     ckpt = load_checkpoint(trained / "last.pt")
-    ckpt["state_dict"] = {k: torch.zeros(3) if k == "net.0.weight" else v
-                          for k, v in ckpt["state_dict"].items()}
+    ckpt["state_dict"] = {
+        k: torch.zeros(3) if k == "net.0.weight" else v for k, v in ckpt["state_dict"].items()
+    }
     bad = tmp_path / "bad.pt"
     save_checkpoint({k: v for k, v in ckpt.items() if k != "format"}, bad)
     out = tmp_path / "model.pt"
-    with pytest.raises(CheckpointError, match=rf"{bad}: weights do not fit the model: shape mismatch net.0.weight"):
+    with pytest.raises(
+        CheckpointError, match=rf"{bad}: weights do not fit the model: shape mismatch net.0.weight"
+    ):
         export(bad, out)
     assert not out.exists() and not list(tmp_path.glob("*.tmp"))
 

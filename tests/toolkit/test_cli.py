@@ -1,4 +1,5 @@
 """Round trips of every subcommand: train -> export -> inspect -> evaluate, resume, learning."""
+
 import csv
 import subprocess
 import sys
@@ -23,14 +24,32 @@ def test_train_writes_checkpoints_and_history(trained):
 
 
 def test_resume_continues_where_it_stopped(trained, climsim_data, tmp_path, capsys):
-    rc = cli_main(["train", "--data", str(climsim_data), "--out", str(tmp_path), "--epochs", "3",
-                   "--batch-size", "256", "--no-progress", "--resume", str(trained / "last.pt"),
-                   "--set", "model_options={hidden: [64, 64]}", "--set", "normalization=data"])
+    rc = cli_main(
+        [
+            "train",
+            "--data",
+            str(climsim_data),
+            "--out",
+            str(tmp_path),
+            "--epochs",
+            "3",
+            "--batch-size",
+            "256",
+            "--no-progress",
+            "--resume",
+            str(trained / "last.pt"),
+            "--set",
+            "model_options={hidden: [64, 64]}",
+            "--set",
+            "normalization=data",
+        ]
+    )
     assert rc == 0
     ckpt = load_checkpoint(tmp_path / "last.pt")
     assert ckpt["epoch"] == 3 and len(ckpt["history"]) == 3
-    assert torch.equal(ckpt["normalization"]["x_mean"],
-                       load_checkpoint(trained / "last.pt")["normalization"]["x_mean"])
+    assert torch.equal(
+        ckpt["normalization"]["x_mean"], load_checkpoint(trained / "last.pt")["normalization"]["x_mean"]
+    )
 
 
 def test_export_manifest_and_bit_identical_to_eager(trained, exported, climsim_data):
@@ -59,9 +78,11 @@ def test_export_without_physics_is_the_bare_network(trained, tmp_path, climsim_d
     x = torch.from_numpy(read_pair(find_pairs(climsim_data)[0], V1)[0])
     ckpt = load_checkpoint(trained / "best.pt")
     n = ckpt["normalization"]
-    eager, _, _ = emulator_from_checkpoint(ckpt, "best.pt", {"water_conservation": False,
-                                                              "q_nonneg": False, "nonneg_fluxes": False,
-                                                              "zero_top_levels": 0})
+    eager, _, _ = emulator_from_checkpoint(
+        ckpt,
+        "best.pt",
+        {"water_conservation": False, "q_nonneg": False, "nonneg_fluxes": False, "zero_top_levels": 0},
+    )
     with torch.no_grad():
         expect = eager.net((x - n["x_mean"]) / n["x_range"]) / n["y_scale"]
         torch.testing.assert_close(torch.jit.load(str(out))(x), expect, rtol=1e-6, atol=0)
@@ -71,17 +92,28 @@ def test_export_without_physics_is_the_bare_network(trained, tmp_path, climsim_d
 @pytest.mark.parametrize("variables", ["v1", "v2"])
 def test_every_model_exports_bit_identical(name, variables, tmp_path):
     """Untrained weights are enough: the check is scripted == eager, and a valid manifest."""
-    small = {"mlp": {"hidden": [32]}, "resmlp": {"width": 16, "blocks": 1},
-             "unet1d": {"channels": 4}, "reslstm": {"hidden": 8, "layers": 1}}[name]
+    small = {
+        "mlp": {"hidden": [32]},
+        "resmlp": {"width": 16, "blocks": 1},
+        "unet1d": {"channels": 4},
+        "reslstm": {"hidden": 8, "layers": 1},
+    }[name]
     from hybridge.checkpoint import save_checkpoint
     from hybridge.data import get_variable_set
     from hybridge.data.normalization import climsim_normalization
     from hybridge.models import build_model
+
     varset = get_variable_set(variables)
     torch.manual_seed(0)
     net = build_model(name, varset, small)
-    ckpt = {"model": name, "model_options": small, "variables": varset.to_dict(), "dt": 1200.0,
-            "normalization": climsim_normalization(varset).to_tensors(), "state_dict": net.state_dict()}
+    ckpt = {
+        "model": name,
+        "model_options": small,
+        "variables": varset.to_dict(),
+        "dt": 1200.0,
+        "normalization": climsim_normalization(varset).to_tensors(),
+        "state_dict": net.state_dict(),
+    }
     save_checkpoint(ckpt, tmp_path / "c.pt")
     m = export(tmp_path / "c.pt", tmp_path / "m.pt")
     assert m.inputs[0].shape == [varset.n_in] and m.checksum.startswith("sha256:")
@@ -101,8 +133,13 @@ def test_inspect_prints_manifest_and_runs(exported, capsys):
 def test_evaluate_single_and_ensemble(exported, trained, climsim_data, tmp_path, capsys):
     out = tmp_path / "eval"
     assert cli_main(["evaluate", str(exported), str(climsim_data), "-o", str(out), "--stride", "6"]) == 0
-    for f in ("metrics_by_variable.csv", "metrics_by_level.csv", "metrics.md",
-              "r2_by_level.png", "r2_by_latitude.png"):
+    for f in (
+        "metrics_by_variable.csv",
+        "metrics_by_level.csv",
+        "metrics.md",
+        "r2_by_level.png",
+        "r2_by_latitude.png",
+    ):
         assert (out / f).stat().st_size > 0, f
     rows = {r["variable"]: r for r in csv.DictReader(open(out / "metrics_by_variable.csv"))}
     assert set(rows) == {n for n, _ in V1.outputs}
@@ -113,15 +150,19 @@ def test_evaluate_single_and_ensemble(exported, trained, climsim_data, tmp_path,
     second = tmp_path / "second.pt"
     assert cli_main(["export", str(trained / "last.pt"), "-o", str(second)]) == 0
     ens = tmp_path / "ens"
-    assert cli_main(["evaluate", str(exported), str(second), str(climsim_data), "-o", str(ens),
-                     "--stride", "6"]) == 0
+    assert (
+        cli_main(["evaluate", str(exported), str(second), str(climsim_data), "-o", str(ens), "--stride", "6"])
+        == 0
+    )
     rows = {r["variable"]: r for r in csv.DictReader(open(ens / "metrics_by_variable.csv"))}
     assert float(rows["ptend_t"]["crps"]) > 0.0
     assert "CRPS" in (ens / "metrics.md").read_text()
 
 
 def test_console_script_runs(exported):
-    exe = __import__("shutil").which("hybridge") or str(__import__("pathlib").Path(sys.executable).parent / "hybridge")
+    exe = __import__("shutil").which("hybridge") or str(
+        __import__("pathlib").Path(sys.executable).parent / "hybridge"
+    )
     res = subprocess.run([exe, "inspect", str(exported)], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     res = subprocess.run([exe, "inspect", "nope.pt"], capture_output=True, text=True)
@@ -133,10 +174,30 @@ def test_mlp_learns_known_nonlinear_targets(climsim_data, tmp_path):
 
     CPU time of this process (all threads), not wall time: the test machines are shared."""
     t0 = time.process_time()
-    rc = cli_main(["train", "--data", str(climsim_data), "--out", str(tmp_path), "--epochs", "10",
-                   "--batch-size", "128", "--lr", "2e-3", "--no-progress", "--cache-dir",
-                   str(tmp_path / "cache"), "--set", "model_options={hidden: [256, 256]}",
-                   "--set", "normalization=data", "--set", "patience=10"])
+    rc = cli_main(
+        [
+            "train",
+            "--data",
+            str(climsim_data),
+            "--out",
+            str(tmp_path),
+            "--epochs",
+            "10",
+            "--batch-size",
+            "128",
+            "--lr",
+            "2e-3",
+            "--no-progress",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--set",
+            "model_options={hidden: [256, 256]}",
+            "--set",
+            "normalization=data",
+            "--set",
+            "patience=10",
+        ]
+    )
     seconds = time.process_time() - t0
     assert rc == 0
     r2 = float(list(csv.DictReader(open(tmp_path / "history.csv")))[-1]["val_r2"])
@@ -149,10 +210,26 @@ def test_example_config_trains(climsim_data, tmp_path):
     from pathlib import Path
 
     import hybridge
+
     cfg = Path(hybridge.__file__).parent / "configs" / "v1_mlp.yaml"
-    rc = cli_main(["train", "-c", str(cfg), "--data", str(climsim_data), "--out", str(tmp_path),
-                   "--epochs", "1", "--no-progress", "--set", "model_options={hidden: [32]}",
-                   "--set", "stride=4"])
+    rc = cli_main(
+        [
+            "train",
+            "-c",
+            str(cfg),
+            "--data",
+            str(climsim_data),
+            "--out",
+            str(tmp_path),
+            "--epochs",
+            "1",
+            "--no-progress",
+            "--set",
+            "model_options={hidden: [32]}",
+            "--set",
+            "stride=4",
+        ]
+    )
     assert rc == 0
     ckpt = load_checkpoint(tmp_path / "last.pt")
     assert ckpt["normalization_source"] == "climsim" and ckpt["physics"]["zero_top_levels"] == 12

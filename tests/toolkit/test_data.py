@@ -1,11 +1,21 @@
 """ClimSim file layout, variable sets, targets, normalization, streaming pipeline."""
+
 import netCDF4
 import numpy as np
 import pytest
 import torch
 
-from hybridge.data import (V1, V2, ClimSimStream, find_pairs, get_variable_set, load_grid,
-                           make_loader, read_pair, split_by_time)
+from hybridge.data import (
+    V1,
+    V2,
+    ClimSimStream,
+    find_pairs,
+    get_variable_set,
+    load_grid,
+    make_loader,
+    read_pair,
+    split_by_time,
+)
 from hybridge.data.files import read_surface_pressure
 from hybridge.data.normalization import climsim_normalization, data_normalization
 from hybridge.data.variables import VariableSetError
@@ -28,6 +38,7 @@ def test_files_are_laid_out_as_climsim(climsim_data):
 
 def test_other_case_prefix_is_accepted_and_filtered(climsim_data, tmp_path):
     from hybridge.data.synthetic import write_climsim_dataset
+
     write_climsim_dataset(tmp_path, n_steps=2, case="HYBRIDGE-HOST")
     assert len(find_pairs(tmp_path)) == 2
     assert len(find_pairs(tmp_path, case="HYBRIDGE-HOST")) == 2
@@ -59,8 +70,10 @@ def test_targets_are_tendencies_and_cam_out(climsim_data):
 
 def test_user_variable_set_from_yaml_and_python(tmp_path, climsim_data):
     spec = tmp_path / "vars.yaml"
-    spec.write_text("name: tq\ninputs: [state_t, state_q0001, [state_ps, 1]]\n"
-                    "outputs: [ptend_t, {name: cam_out_PRECC, size: 1}]\n")
+    spec.write_text(
+        "name: tq\ninputs: [state_t, state_q0001, [state_ps, 1]]\n"
+        "outputs: [ptend_t, {name: cam_out_PRECC, size: 1}]\n"
+    )
     vs = get_variable_set(str(spec))
     assert (vs.name, vs.n_in, vs.n_out) == ("tq", 121, 61)
     py = tmp_path / "vars.py"
@@ -85,8 +98,8 @@ def test_split_by_time_and_stride(climsim_data):
 
 def test_climsim_normalization_uses_reference_files():
     n = climsim_normalization(V1)
-    assert n.y_scale[0] == pytest.approx(1004.64)        # cp for ptend_t
-    assert n.y_scale[60] == pytest.approx(2834700.0)     # Lv + Lf for ptend_q0001
+    assert n.y_scale[0] == pytest.approx(1004.64)  # cp for ptend_t
+    assert n.y_scale[60] == pytest.approx(2834700.0)  # Lv + Lf for ptend_q0001
     assert n.x_mean.shape == (124,) and np.all(n.x_range > 0)
 
 
@@ -108,8 +121,7 @@ def test_stream_covers_every_sample_once_across_shards_workers_and_cache(climsim
     pairs = find_pairs(climsim_data)[:6]
     ref = np.concatenate([read_pair(p, V1)[0] for p in pairs])
     key = lambda a: np.sort(a[:, 0] * 1e3 + a[:, 120])  # noqa: E731 (a column's fingerprint)
-    shards = [_rows(make_loader(ClimSimStream(pairs, V1, 100, rank=r, world_size=2, seed=3)))
-              for r in (0, 1)]
+    shards = [_rows(make_loader(ClimSimStream(pairs, V1, 100, rank=r, world_size=2, seed=3))) for r in (0, 1)]
     assert sum(s.shape[0] for s in shards) == ref.shape[0]
     np.testing.assert_array_equal(key(torch.cat(shards).numpy()), key(ref))
     workers = _rows(make_loader(ClimSimStream(pairs, V1, 100), num_workers=2))

@@ -1,4 +1,5 @@
 """Data-parallel training under torchrun: 2 CPU processes with gloo."""
+
 import os
 import shutil
 import subprocess
@@ -13,10 +14,30 @@ from hybridge.checkpoint import load_checkpoint
 def test_torchrun_two_cpu_processes(climsim_data, tmp_path):
     torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
     env = dict(os.environ, OMP_NUM_THREADS="1", HYBRIDGE_DDP_BACKEND="gloo")
-    cmd = [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "hybridge.cli", "train",
-           "--data", str(climsim_data), "--out", str(tmp_path), "--epochs", "2", "--device", "cpu",
-           "--batch-size", "256", "--no-progress", "--set", "model_options={hidden: [32]}",
-           "--set", "val_fraction=0.25"]
+    cmd = [
+        torchrun,
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "hybridge.cli",
+        "train",
+        "--data",
+        str(climsim_data),
+        "--out",
+        str(tmp_path),
+        "--epochs",
+        "2",
+        "--device",
+        "cpu",
+        "--batch-size",
+        "256",
+        "--no-progress",
+        "--set",
+        "model_options={hidden: [32]}",
+        "--set",
+        "val_fraction=0.25",
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "on 2 process(es)" in res.stdout

@@ -1,4 +1,5 @@
 """The evaluation metrics against direct formulas."""
+
 import numpy as np
 import pytest
 
@@ -20,7 +21,7 @@ def test_weighted_r2_rmse_bias_match_direct_formulas():
     cols, feats = np.array([1, 2, 4]), np.array([0, 2])
     y, p, w = (a[:, cols][:, :, feats] for a in (y, p, w))
     m = sums.metrics(cols, feats)
-    mean = (w * y).sum((0, 1)) / w.sum((0, 1))          # each feature about its own mean
+    mean = (w * y).sum((0, 1)) / w.sum((0, 1))  # each feature about its own mean
     sst = (w * (y - mean) ** 2).sum()
     assert m["r2"] == pytest.approx(1 - (w * (p - y) ** 2).sum() / sst)
     assert m["rmse"] == pytest.approx(np.sqrt((w * (p - y) ** 2).sum() / w.sum()))
@@ -29,8 +30,8 @@ def test_weighted_r2_rmse_bias_match_direct_formulas():
 
 def test_crps_of_an_ensemble():
     y = np.array([0.0, 1.0])
-    same = np.array([[2.0, 1.0], [2.0, 1.0]])           # no spread: CRPS = absolute error
+    same = np.array([[2.0, 1.0], [2.0, 1.0]])  # no spread: CRPS = absolute error
     np.testing.assert_allclose(_crps(same, y), [2.0, 0.0])
-    pair = np.array([[-1.0, 0.0], [1.0, 2.0]])          # truth between two members
+    pair = np.array([[-1.0, 0.0], [1.0, 2.0]])  # truth between two members
     # mean|x-y| = 1; mean over ordered pairs |x-x'| = 1 -> 1 - 0.5 = 0.5
     np.testing.assert_allclose(_crps(pair, y), [0.5, 0.5])

@@ -1,12 +1,17 @@
 """Every model: v1/v2 shapes, scriptable with identical results, seeded and deterministic."""
+
 import pytest
 import torch
 
 from hybridge.data import V1, V2
 from hybridge.models import MODELS, build_model
 
-SMALL = {"mlp": {"hidden": [32]}, "resmlp": {"width": 16, "blocks": 1},
-         "unet1d": {"channels": 4, "depth": 2}, "reslstm": {"hidden": 8, "layers": 2}}
+SMALL = {
+    "mlp": {"hidden": [32]},
+    "resmlp": {"width": 16, "blocks": 1},
+    "unet1d": {"channels": 4, "depth": 2},
+    "reslstm": {"hidden": 8, "layers": 2},
+}
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

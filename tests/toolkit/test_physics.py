@@ -1,4 +1,5 @@
 """Physics inside the exported model: limiter, top zeroing, non-negative fluxes, water budget."""
+
 import numpy as np
 import pytest
 import torch
@@ -26,25 +27,28 @@ def test_constraints_hold_and_water_budget_closes(climsim_data, varset):
     xd = x.double().numpy()
     water = [s for s in ("q0001", "q0002", "q0003") if "ptend_" + s in yo]
     for s in water:
-        t = o[:, yo["ptend_" + s][0]:][:, :60]
-        assert np.all(t[:, :12] == 0.0)                        # top 12 levels zeroed
-        q = xd[:, xo["state_" + s][0]:][:, :60] + 1200.0 * t
-        assert q.min() > -1e-10                                 # q >= 0 up to float32 round-off
+        t = o[:, yo["ptend_" + s][0] :][:, :60]
+        assert np.all(t[:, :12] == 0.0)  # top 12 levels zeroed
+        q = xd[:, xo["state_" + s][0] :][:, :60] + 1200.0 * t
+        assert q.min() > -1e-10  # q >= 0 up to float32 round-off
     for name, (off, _) in yo.items():
         if name.startswith("cam_out_"):
             assert o[:, off].min() >= 0.0, name
     precc, precsc = o[:, yo["cam_out_PRECC"][0]], o[:, yo["cam_out_PRECSC"][0]]
     assert np.all(precsc <= precc)
     mass = load_grid().dp(xd[:, xo["state_ps"][0]]) / GRAVIT
-    gain = sum((o[:, yo["ptend_" + s][0]:][:, :60] * mass).sum(1) for s in water)
+    gain = sum((o[:, yo["ptend_" + s][0] :][:, :60] * mass).sum(1) for s in water)
     evap = xd[:, xo["pbuf_LHFLX"][0]] / LATVAP
     residual = gain - (evap - RHOH2O * precc)
     # closes to float32 round-off of the 60-level sum (kg/m2/s; evaporation is ~3e-5)
     assert np.abs(residual).max() < 1e-5 * np.abs(evap).max()
     # without the constraint the same predictions break the budget by orders of magnitude more
     raw = y.double().numpy()
-    raw_gain = sum((raw[:, yo["ptend_" + s][0]:][:, :60] * mass).sum(1) for s in water)
-    assert np.abs(raw_gain - (evap - RHOH2O * raw[:, yo["cam_out_PRECC"][0]])).max() > 1e3 * np.abs(residual).max()
+    raw_gain = sum((raw[:, yo["ptend_" + s][0] :][:, :60] * mass).sum(1) for s in water)
+    assert (
+        np.abs(raw_gain - (evap - RHOH2O * raw[:, yo["cam_out_PRECC"][0]])).max()
+        > 1e3 * np.abs(residual).max()
+    )
 
 
 def test_constraints_leave_good_predictions_alone(climsim_data):
@@ -58,6 +62,7 @@ def test_physics_options_are_checked():
     with pytest.raises(PhysicsError, match="unknown physics option 'water'"):
         ColumnPhysics(V1, {"water": True})
     from hybridge.data.variables import VariableSet
+
     tonly = VariableSet("tonly", (("state_t", 60),), (("ptend_t", 60), ("ptend_q0001", 60)))
     with pytest.raises(PhysicsError, match="needs input state_ps, input pbuf_LHFLX, output cam_out_PRECC"):
         ColumnPhysics(tonly, {})

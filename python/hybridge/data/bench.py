@@ -5,6 +5,7 @@
 Measures one pass of the streaming loader reading netCDF, the pass that fills the
 ``.npy`` cache, and a pass reading the cache, with 0 and 2 DataLoader workers.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,8 +53,9 @@ def main(argv=None) -> int:
             write_climsim_dataset(tmp, n_steps=args.steps)
             data = tmp
         rows = bench(data, args.variables, args.batch_size)
-    print(f"data pipeline throughput ({args.variables}, batch {args.batch_size}, "
-          f"{rows[0]['samples']} samples)")
+    print(
+        f"data pipeline throughput ({args.variables}, batch {args.batch_size}, {rows[0]['samples']} samples)"
+    )
     print(f"{'source':30s} {'workers':>7s} {'samples/s':>12s}")
     for r in rows:
         print(f"{r['source']:30s} {r['workers']:7d} {r['samples'] / r['seconds']:12.0f}")

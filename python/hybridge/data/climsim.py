@@ -3,6 +3,7 @@
 Located through env ``HYBRIDGE_CLIMSIM_DIR``, else the copy shipped inside this package
 (``hybridge/data/climsim_reference``, Apache-2.0, see the README there).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,8 +31,7 @@ def climsim_dir() -> Path:
 def _open(name: str) -> netCDF4.Dataset:
     path = climsim_dir() / name
     if not path.exists():
-        raise FileNotFoundError(
-            f"ClimSim reference file not found: {path} (set HYBRIDGE_CLIMSIM_DIR)")
+        raise FileNotFoundError(f"ClimSim reference file not found: {path} (set HYBRIDGE_CLIMSIM_DIR)")
     return netCDF4.Dataset(path)
 
 
@@ -39,14 +39,14 @@ def _open(name: str) -> netCDF4.Dataset:
 class Grid:
     """E3SM-MMF low-resolution grid: 384 columns, 60 levels (index 0 = model top)."""
 
-    lat: np.ndarray   # (ncol,) degrees_north
-    lon: np.ndarray   # (ncol,) degrees_east
+    lat: np.ndarray  # (ncol,) degrees_north
+    lon: np.ndarray  # (ncol,) degrees_east
     area: np.ndarray  # (ncol,) relative cell area (sums to 4*pi on the sphere)
     hyai: np.ndarray  # (nlev+1,) interface hybrid A coefficient (times P0 gives Pa)
     hybi: np.ndarray  # (nlev+1,) interface hybrid B coefficient (times PS)
     hyam: np.ndarray
     hybm: np.ndarray
-    ps: np.ndarray    # (ncol,) sample surface pressure, Pa
+    ps: np.ndarray  # (ncol,) sample surface pressure, Pa
 
     @property
     def ncol(self) -> int:
@@ -58,14 +58,16 @@ class Grid:
 
     def dp(self, ps: np.ndarray) -> np.ndarray:
         """Pressure thickness of each layer, Pa: ``dp_k = dA_k*P0 + dB_k*ps``; shape (..., nlev)."""
-        return (np.diff(self.hyai) * P0 + np.diff(self.hybi) * np.asarray(ps)[..., None])
+        return np.diff(self.hyai) * P0 + np.diff(self.hybi) * np.asarray(ps)[..., None]
 
 
 @functools.lru_cache(maxsize=1)
 def load_grid() -> Grid:
     with _open("ClimSim_low-res_grid-info.nc") as d:
-        g = {k: np.array(d[k][:], dtype=np.float64) for k in
-             ("lat", "lon", "area", "hyai", "hybi", "hyam", "hybm")}
+        g = {
+            k: np.array(d[k][:], dtype=np.float64)
+            for k in ("lat", "lon", "area", "hyai", "hybi", "hyam", "hybm")
+        }
         ps = np.array(d["PS"][:], dtype=np.float64).reshape(-1)
     return Grid(ps=ps, **g)
 
@@ -94,7 +96,6 @@ def output_scale(name: str, size: int) -> np.ndarray:
 def climsim_normalization_arrays(varset: VariableSet):
     """ClimSim's convention: ``x' = (x - input_mean)/(input_max - input_min)``, ``y' = y*output_scale``."""
     mean = np.concatenate([input_stat("mean", n, s) for n, s in varset.inputs])
-    rng = np.concatenate([input_stat("max", n, s) - input_stat("min", n, s)
-                          for n, s in varset.inputs])
+    rng = np.concatenate([input_stat("max", n, s) - input_stat("min", n, s) for n, s in varset.inputs])
     scale = np.concatenate([output_scale(n, s) for n, s in varset.outputs])
     return mean, rng, scale

@@ -5,6 +5,7 @@ shuffle buffer of a few files and yields ready-made minibatches, so the DataLoad
 with ``batch_size=None``. An optional cache stores each pair as ``.npy`` (float32 x and y,
 memory-mapped on read), written once under a temporary name and renamed.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -49,10 +50,20 @@ class PairCache:
 class ClimSimStream(IterableDataset):
     """Yields ``(x, y)`` float32 minibatches in physical units from a list of file pairs."""
 
-    def __init__(self, pairs: list[FilePair], varset: VariableSet, batch_size: int,
-                 dt: float = DT_CLIMSIM, shuffle: bool = True, seed: int = 0,
-                 shuffle_files: int = 4, cache_dir=None, rank: int = 0, world_size: int = 1,
-                 drop_last: bool = False):
+    def __init__(
+        self,
+        pairs: list[FilePair],
+        varset: VariableSet,
+        batch_size: int,
+        dt: float = DT_CLIMSIM,
+        shuffle: bool = True,
+        seed: int = 0,
+        shuffle_files: int = 4,
+        cache_dir=None,
+        rank: int = 0,
+        world_size: int = 1,
+        drop_last: bool = False,
+    ):
         self.pairs, self.varset, self.batch_size, self.dt = list(pairs), varset, batch_size, dt
         self.shuffle, self.seed, self.shuffle_files = shuffle, seed, max(1, shuffle_files)
         self.cache = PairCache(cache_dir, varset, dt) if cache_dir else None
@@ -102,7 +113,7 @@ class ClimSimStream(IterableDataset):
         n = x.shape[0]
         full = n - n % self.batch_size
         for s in range(0, full, self.batch_size):
-            yield torch.from_numpy(x[s:s + self.batch_size]), torch.from_numpy(y[s:s + self.batch_size])
+            yield torch.from_numpy(x[s : s + self.batch_size]), torch.from_numpy(y[s : s + self.batch_size])
         if full < n:
             if final and not self.drop_last:
                 yield torch.from_numpy(x[full:]), torch.from_numpy(y[full:])
@@ -112,5 +123,10 @@ class ClimSimStream(IterableDataset):
 
 
 def make_loader(stream: ClimSimStream, num_workers: int = 0) -> DataLoader:
-    return DataLoader(stream, batch_size=None, num_workers=num_workers,
-                      persistent_workers=False, prefetch_factor=2 if num_workers else None)
+    return DataLoader(
+        stream,
+        batch_size=None,
+        num_workers=num_workers,
+        persistent_workers=False,
+        prefetch_factor=2 if num_workers else None,
+    )

@@ -4,6 +4,7 @@
 :class:`VariableSet`. Profiles are stored ``(lev, ncol)`` as in ClimSim (``(ncol, lev)`` and a
 leading ``time`` axis of length 1 are accepted too).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -59,8 +60,9 @@ def find_pairs(root, case: str | None = None) -> list[FilePair]:
     return pairs
 
 
-def split_by_time(pairs: list[FilePair], val_fraction: float = 0.0, stride: int = 1,
-                  val_from: str | None = None):
+def split_by_time(
+    pairs: list[FilePair], val_fraction: float = 0.0, stride: int = 1, val_from: str | None = None
+):
     """Train/validation split by time (validation = the latest steps), then every ``stride``-th.
 
     ``val_from`` ("YYYY-MM-DD") puts every step on or after that date in validation;
@@ -78,8 +80,7 @@ def split_by_time(pairs: list[FilePair], val_fraction: float = 0.0, stride: int 
 
 def _read_var(ds: netCDF4.Dataset, path: Path, name: str, size: int, ncol: int | None):
     if name not in ds.variables:
-        have = ", ".join(sorted(v for v in ds.variables if v.split("_")[0] in
-                                ("state", "pbuf", "cam")))
+        have = ", ".join(sorted(v for v in ds.variables if v.split("_")[0] in ("state", "pbuf", "cam")))
         raise DataError(f"{path}: variable '{name}' not found (file has: {have})")
     v = ds.variables[name]
     dims = list(v.dimensions)
@@ -94,8 +95,7 @@ def _read_var(ds: netCDF4.Dataset, path: Path, name: str, size: int, ncol: int |
         col = a
     else:
         if sorted(dims) != ["lev", "ncol"]:
-            raise DataError(f"{path}: variable '{name}' has dims {tuple(dims)}, "
-                            "expected ('lev', 'ncol')")
+            raise DataError(f"{path}: variable '{name}' has dims {tuple(dims)}, expected ('lev', 'ncol')")
         col = a.T if dims[0] == "lev" else a
         if col.shape[1] != size:
             raise DataError(f"{path}: variable '{name}' has {col.shape[1]} levels, expected {size}")
@@ -103,8 +103,10 @@ def _read_var(ds: netCDF4.Dataset, path: Path, name: str, size: int, ncol: int |
         raise DataError(f"{path}: variable '{name}' has {col.shape[0]} columns, expected {ncol}")
     if not np.all(np.isfinite(col)):
         bad = np.argwhere(~np.isfinite(col.reshape(col.shape[0], -1)))[0]
-        raise DataError(f"{path}: variable '{name}' has NaN/Inf (first at column {bad[0]}"
-                        + (f", level {bad[1]})" if size > 1 else ")"))
+        raise DataError(
+            f"{path}: variable '{name}' has NaN/Inf (first at column {bad[0]}"
+            + (f", level {bad[1]})" if size > 1 else ")")
+        )
     return col.reshape(col.shape[0], -1)
 
 
@@ -118,7 +120,7 @@ def read_pair(pair: FilePair, varset: VariableSet, dt: float = DT_CLIMSIM):
         y = []
         for name, size in varset.outputs:
             if name.startswith("ptend_"):
-                state = "state_" + name[len("ptend_"):]
+                state = "state_" + name[len("ptend_") :]
                 after = _read_var(mlo, pair.mlo, state, size, ncol)
                 before = _read_var(mli, pair.mli, state, size, ncol)
                 y.append((after - before) / dt)

@@ -4,6 +4,7 @@ Two sources: the real ClimSim statistics (``input_mean``, ``input_max - input_mi
 ``output_scale``), or statistics computed from the training files in one streaming pass
 (mean and max-min of x as ClimSim does, ``1/std`` of y).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,7 +19,7 @@ from .variables import VariableSet
 
 @dataclasses.dataclass
 class Normalization:
-    x_mean: np.ndarray   # (n_in,) physical units of x
+    x_mean: np.ndarray  # (n_in,) physical units of x
     x_range: np.ndarray  # (n_in,) > 0
     y_scale: np.ndarray  # (n_out,) multiplies y
     source: str
@@ -29,22 +30,24 @@ class Normalization:
         self.y_scale = np.where(np.isfinite(self.y_scale), self.y_scale, 0.0)
 
     def to_tensors(self) -> dict[str, torch.Tensor]:
-        return {"x_mean": torch.tensor(self.x_mean, dtype=torch.float32),
-                "x_range": torch.tensor(self.x_range, dtype=torch.float32),
-                "y_scale": torch.tensor(self.y_scale, dtype=torch.float32)}
+        return {
+            "x_mean": torch.tensor(self.x_mean, dtype=torch.float32),
+            "x_range": torch.tensor(self.x_range, dtype=torch.float32),
+            "y_scale": torch.tensor(self.y_scale, dtype=torch.float32),
+        }
 
     @classmethod
     def from_tensors(cls, d: dict, source: str) -> "Normalization":
-        return cls(d["x_mean"].double().numpy(), d["x_range"].double().numpy(),
-                   d["y_scale"].double().numpy(), source)
+        return cls(
+            d["x_mean"].double().numpy(), d["x_range"].double().numpy(), d["y_scale"].double().numpy(), source
+        )
 
 
 def climsim_normalization(varset: VariableSet) -> Normalization:
     return Normalization(*climsim_normalization_arrays(varset), source="climsim")
 
 
-def data_normalization(pairs: list[FilePair], varset: VariableSet,
-                       dt: float = DT_CLIMSIM) -> Normalization:
+def data_normalization(pairs: list[FilePair], varset: VariableSet, dt: float = DT_CLIMSIM) -> Normalization:
     """One streaming pass (float64 sums), never more than one file in memory."""
     n, sx, sy, syy = 0, 0.0, 0.0, 0.0
     xmin = xmax = None
@@ -60,7 +63,7 @@ def data_normalization(pairs: list[FilePair], varset: VariableSet,
     if n == 0:
         raise ValueError("no training files to compute normalization from")
     ymean = sy / n
-    ystd = np.sqrt(np.maximum(syy / n - ymean ** 2, 0.0))
+    ystd = np.sqrt(np.maximum(syy / n - ymean**2, 0.0))
     with np.errstate(divide="ignore"):
         y_scale = np.where(ystd > 0, 1.0 / ystd, 0.0)
     return Normalization(sx / n, xmax - xmin, y_scale, source="data")

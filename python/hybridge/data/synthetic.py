@@ -12,6 +12,7 @@ factors, so profiles look like profiles and latitudes differ.
 The mlo states are ``mli.state_X + dt * ptend_X`` so that the tendencies read back exactly
 as generated (to float32 round-off).
 """
+
 from __future__ import annotations
 
 import os
@@ -30,13 +31,38 @@ _STATES = ["state_t", "state_q0001", "state_q0002", "state_q0003", "state_u", "s
 _N_LATENT = 4
 _N_HIDDEN = 16
 # Typical magnitude of each cam_out field (W/m2 or m/s), targets = base * (1 + 0.5*tanh(y')).
-_CAM_BASE = {"cam_out_NETSW": 150.0, "cam_out_FLWDS": 350.0, "cam_out_PRECSC": 5e-9,
-             "cam_out_PRECC": 3e-8, "cam_out_SOLS": 60.0, "cam_out_SOLL": 60.0,
-             "cam_out_SOLSD": 30.0, "cam_out_SOLLD": 30.0}
-_FRACTIONS = {"cam_in_ALDIF", "cam_in_ALDIR", "cam_in_ASDIF", "cam_in_ASDIR",
-              "cam_in_ICEFRAC", "cam_in_LANDFRAC", "cam_in_OCNFRAC", "pbuf_COSZRS"}
-_NONNEG = {"state_q0001", "state_q0002", "state_q0003", "pbuf_ozone", "pbuf_CH4", "pbuf_N2O",
-           "pbuf_SOLIN", "cam_in_LWUP", "cam_in_SNOWHICE", "cam_in_SNOWHLAND"}
+_CAM_BASE = {
+    "cam_out_NETSW": 150.0,
+    "cam_out_FLWDS": 350.0,
+    "cam_out_PRECSC": 5e-9,
+    "cam_out_PRECC": 3e-8,
+    "cam_out_SOLS": 60.0,
+    "cam_out_SOLL": 60.0,
+    "cam_out_SOLSD": 30.0,
+    "cam_out_SOLLD": 30.0,
+}
+_FRACTIONS = {
+    "cam_in_ALDIF",
+    "cam_in_ALDIR",
+    "cam_in_ASDIF",
+    "cam_in_ASDIR",
+    "cam_in_ICEFRAC",
+    "cam_in_LANDFRAC",
+    "cam_in_OCNFRAC",
+    "pbuf_COSZRS",
+}
+_NONNEG = {
+    "state_q0001",
+    "state_q0002",
+    "state_q0003",
+    "pbuf_ozone",
+    "pbuf_CH4",
+    "pbuf_N2O",
+    "pbuf_SOLIN",
+    "cam_in_LWUP",
+    "cam_in_SNOWHICE",
+    "cam_in_SNOWHLAND",
+}
 
 
 def _advance(y, m, d, s, seconds):
@@ -62,11 +88,11 @@ class _Generator:
         self.mean = {n: input_stat("mean", n, s) for n, s in V2.inputs}
         self.std = {n: input_stat("std", n, s) for n, s in V2.inputs}
         # loading of latent factor j on each level of a variable: (n_latent, size)
-        self.load = {n: rng.normal(size=(_N_LATENT, 1)) * (modes if s > 1 else 1.0)
-                     for n, s in V2.inputs}
+        self.load = {n: rng.normal(size=(_N_LATENT, 1)) * (modes if s > 1 else 1.0) for n, s in V2.inputs}
         # the targets depend on the v1 inputs only, so v1 and v2 emulators can both learn them
-        v1_rows = np.concatenate([np.arange(o, o + s) for n, (o, s) in V2.offsets("in").items()
-                                  if n in dict(V1.inputs)])
+        v1_rows = np.concatenate(
+            [np.arange(o, o + s) for n, (o, s) in V2.offsets("in").items() if n in dict(V1.inputs)]
+        )
         self.w1 = np.zeros((V2.n_in, _N_HIDDEN))
         self.w1[v1_rows] = rng.normal(size=(v1_rows.size, _N_HIDDEN)) / np.sqrt(v1_rows.size / 4)
         self.w2 = rng.normal(size=(_N_HIDDEN, V2.n_out)) / np.sqrt(_N_HIDDEN / 2)
@@ -89,8 +115,9 @@ class _Generator:
 
     def targets(self, x: dict[str, np.ndarray], mode: str, rng, dt: float):
         if mode == "nonlinear":
-            xn = np.concatenate([(x[n] - self.mean[n]) / np.where(self.std[n] > 0, self.std[n], 1)
-                                 for n, _ in V2.inputs], 1)
+            xn = np.concatenate(
+                [(x[n] - self.mean[n]) / np.where(self.std[n] > 0, self.std[n], 1) for n, _ in V2.inputs], 1
+            )
             yn = np.tanh(xn @ self.w1) @ self.w2
         elif mode == "noise":
             yn = rng.normal(size=(self.ncol, V2.n_out))
@@ -98,10 +125,10 @@ class _Generator:
             raise ValueError(f"targets must be 'nonlinear' or 'noise', got {mode!r}")
         out, off = {}, 0
         for name, size in V2.outputs:
-            y = yn[:, off:off + size]
+            y = yn[:, off : off + size]
             off += size
             if name.startswith("ptend_"):
-                state = "state_" + name[len("ptend_"):]
+                state = "state_" + name[len("ptend_") :]
                 tend = 0.1 * self.std[state] / dt * y  # a tenth of the spread per step
                 if name.startswith("ptend_q"):
                     tend = np.maximum(tend, -x[state] / dt)  # water never goes negative
@@ -138,13 +165,20 @@ def _write(path: Path, fields: dict[str, np.ndarray], ymd: int, tod: int, lat, l
     os.replace(tmp, path)
 
 
-def write_climsim_dataset(root, n_steps: int = 8, start: str = "0001-02-01-00000",
-                          targets: str = "nonlinear", seed: int = 0, case: str = "E3SM-MMF",
-                          dt: float = DT_CLIMSIM, ncol: int | None = None) -> list[Path]:
+def write_climsim_dataset(
+    root,
+    n_steps: int = 8,
+    start: str = "0001-02-01-00000",
+    targets: str = "nonlinear",
+    seed: int = 0,
+    case: str = "E3SM-MMF",
+    dt: float = DT_CLIMSIM,
+    ncol: int | None = None,
+) -> list[Path]:
     """Write ``n_steps`` consecutive time steps (``dt`` apart); returns the ``.mli`` paths."""
     root = Path(root)
     gen = _Generator(seed, ncol or load_grid().ncol)
-    lat, lon = gen.lat, load_grid().lon[:gen.ncol]
+    lat, lon = gen.lat, load_grid().lon[: gen.ncol]
     y, m, d, s = (int(v) for v in start.split("-"))
     written = []
     for step in range(n_steps):
@@ -153,7 +187,7 @@ def write_climsim_dataset(root, n_steps: int = 8, start: str = "0001-02-01-00000
         tend = gen.targets(x, targets, rng, dt)
         mlo = {"state_ps": x["state_ps"]}
         for state in _STATES:
-            mlo[state] = x[state] + dt * tend["ptend_" + state[len("state_"):]]
+            mlo[state] = x[state] + dt * tend["ptend_" + state[len("state_") :]]
         mlo.update({n: tend[n] for n in CAM_OUT})
         folder = root / f"{y:04d}-{m:02d}"
         folder.mkdir(parents=True, exist_ok=True)
@@ -178,6 +212,5 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     paths = write_climsim_dataset(args.out, args.steps, args.start, args.targets, args.seed, args.case)
-    print(f"wrote {len(paths)} .mli/.mlo pairs under {args.out} "
-          f"({paths[0].name} .. {paths[-1].name})")
+    print(f"wrote {len(paths)} .mli/.mlo pairs under {args.out} ({paths[0].name} .. {paths[-1].name})")
     return 0

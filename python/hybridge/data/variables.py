@@ -6,6 +6,7 @@ layout of x and y (profiles first in v1/v2, index 0 = model top). Targets named
 ``ptend_X`` are tendencies ``(mlo.state_X - mli.state_X) / dt``; every other target is read
 from the ``.mlo`` file as is (``cam_out_*``).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,23 +19,58 @@ NLEV = 60
 
 #: Physical units of the ClimSim fields (E3SM-MMF conventions).
 UNITS = {
-    "state_t": "K", "state_q0001": "kg/kg", "state_q0002": "kg/kg", "state_q0003": "kg/kg",
-    "state_u": "m/s", "state_v": "m/s", "state_ps": "Pa",
-    "pbuf_ozone": "mol/mol", "pbuf_CH4": "mol/mol", "pbuf_N2O": "mol/mol",
-    "pbuf_SOLIN": "W/m2", "pbuf_LHFLX": "W/m2", "pbuf_SHFLX": "W/m2",
-    "pbuf_TAUX": "N/m2", "pbuf_TAUY": "N/m2", "pbuf_COSZRS": "1",
-    "cam_in_ALDIF": "1", "cam_in_ALDIR": "1", "cam_in_ASDIF": "1", "cam_in_ASDIR": "1",
-    "cam_in_LWUP": "W/m2", "cam_in_ICEFRAC": "1", "cam_in_LANDFRAC": "1",
-    "cam_in_OCNFRAC": "1", "cam_in_SNOWHICE": "m", "cam_in_SNOWHLAND": "m",
-    "ptend_t": "K/s", "ptend_q0001": "kg/kg/s", "ptend_q0002": "kg/kg/s",
-    "ptend_q0003": "kg/kg/s", "ptend_u": "m/s2", "ptend_v": "m/s2",
-    "cam_out_NETSW": "W/m2", "cam_out_FLWDS": "W/m2", "cam_out_PRECSC": "m/s",
-    "cam_out_PRECC": "m/s", "cam_out_SOLS": "W/m2", "cam_out_SOLL": "W/m2",
-    "cam_out_SOLSD": "W/m2", "cam_out_SOLLD": "W/m2",
+    "state_t": "K",
+    "state_q0001": "kg/kg",
+    "state_q0002": "kg/kg",
+    "state_q0003": "kg/kg",
+    "state_u": "m/s",
+    "state_v": "m/s",
+    "state_ps": "Pa",
+    "pbuf_ozone": "mol/mol",
+    "pbuf_CH4": "mol/mol",
+    "pbuf_N2O": "mol/mol",
+    "pbuf_SOLIN": "W/m2",
+    "pbuf_LHFLX": "W/m2",
+    "pbuf_SHFLX": "W/m2",
+    "pbuf_TAUX": "N/m2",
+    "pbuf_TAUY": "N/m2",
+    "pbuf_COSZRS": "1",
+    "cam_in_ALDIF": "1",
+    "cam_in_ALDIR": "1",
+    "cam_in_ASDIF": "1",
+    "cam_in_ASDIR": "1",
+    "cam_in_LWUP": "W/m2",
+    "cam_in_ICEFRAC": "1",
+    "cam_in_LANDFRAC": "1",
+    "cam_in_OCNFRAC": "1",
+    "cam_in_SNOWHICE": "m",
+    "cam_in_SNOWHLAND": "m",
+    "ptend_t": "K/s",
+    "ptend_q0001": "kg/kg/s",
+    "ptend_q0002": "kg/kg/s",
+    "ptend_q0003": "kg/kg/s",
+    "ptend_u": "m/s2",
+    "ptend_v": "m/s2",
+    "cam_out_NETSW": "W/m2",
+    "cam_out_FLWDS": "W/m2",
+    "cam_out_PRECSC": "m/s",
+    "cam_out_PRECC": "m/s",
+    "cam_out_SOLS": "W/m2",
+    "cam_out_SOLL": "W/m2",
+    "cam_out_SOLSD": "W/m2",
+    "cam_out_SOLLD": "W/m2",
 }
 
-CAM_OUT = ["cam_out_NETSW", "cam_out_FLWDS", "cam_out_PRECSC", "cam_out_PRECC",
-           "cam_out_SOLS", "cam_out_SOLL", "cam_out_SOLSD", "cam_out_SOLLD"]
+CAM_OUT = [
+    "cam_out_NETSW",
+    "cam_out_FLWDS",
+    "cam_out_PRECSC",
+    "cam_out_PRECC",
+    "cam_out_SOLS",
+    "cam_out_SOLL",
+    "cam_out_SOLSD",
+    "cam_out_SOLLD",
+]
 
 
 class VariableSetError(ValueError):
@@ -61,21 +97,25 @@ class VariableSet:
     def offsets(self, which: str) -> dict[str, tuple[int, int]]:
         """``{name: (offset, size)}`` in the input (``"in"``) or output (``"out"``) vector."""
         out, off = {}, 0
-        for name, size in (self.inputs if which == "in" else self.outputs):
+        for name, size in self.inputs if which == "in" else self.outputs:
             out[name] = (off, size)
             off += size
         return out
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "inputs": [[n, s] for n, s in self.inputs],
-                "outputs": [[n, s] for n, s in self.outputs]}
+        return {
+            "name": self.name,
+            "inputs": [[n, s] for n, s in self.inputs],
+            "outputs": [[n, s] for n, s in self.outputs],
+        }
 
     @classmethod
     def from_dict(cls, d: dict, where: str = "variable set") -> "VariableSet":
         unknown = set(d) - {"name", "inputs", "outputs"}
         if unknown:
-            raise VariableSetError(f"{where}: unknown key(s) {sorted(unknown)}; "
-                                   "expected name, inputs, outputs")
+            raise VariableSetError(
+                f"{where}: unknown key(s) {sorted(unknown)}; expected name, inputs, outputs"
+            )
         try:
             ins = tuple(_entry(e, where) for e in d["inputs"])
             outs = tuple(_entry(e, where) for e in d["outputs"])
@@ -86,7 +126,8 @@ class VariableSet:
         for name, _ in outs:
             if not (name.startswith("ptend_") or name.startswith("cam_out_")):
                 raise VariableSetError(
-                    f"{where}: output '{name}' must be a ptend_* tendency or a cam_out_* field")
+                    f"{where}: output '{name}' must be a ptend_* tendency or a cam_out_* field"
+                )
         return cls(str(d.get("name", "custom")), ins, outs)
 
 
@@ -101,9 +142,23 @@ def _entry(e, where: str) -> tuple[str, int]:
     raise VariableSetError(f"{where}: cannot read variable entry {e!r}")
 
 
-_PROFILES = {"state_t", "state_q0001", "state_q0002", "state_q0003", "state_u", "state_v",
-             "pbuf_ozone", "pbuf_CH4", "pbuf_N2O", "ptend_t", "ptend_q0001", "ptend_q0002",
-             "ptend_q0003", "ptend_u", "ptend_v"}
+_PROFILES = {
+    "state_t",
+    "state_q0001",
+    "state_q0002",
+    "state_q0003",
+    "state_u",
+    "state_v",
+    "pbuf_ozone",
+    "pbuf_CH4",
+    "pbuf_N2O",
+    "ptend_t",
+    "ptend_q0001",
+    "ptend_q0002",
+    "ptend_q0003",
+    "ptend_u",
+    "ptend_v",
+}
 
 
 def _is_profile_name(name: str) -> bool:
@@ -120,22 +175,55 @@ def _scalars(names):
 
 V1 = VariableSet(
     "v1",
-    tuple(_profiles(["state_t", "state_q0001"])
-          + _scalars(["state_ps", "pbuf_SOLIN", "pbuf_LHFLX", "pbuf_SHFLX"])),
+    tuple(
+        _profiles(["state_t", "state_q0001"])
+        + _scalars(["state_ps", "pbuf_SOLIN", "pbuf_LHFLX", "pbuf_SHFLX"])
+    ),
     tuple(_profiles(["ptend_t", "ptend_q0001"]) + _scalars(CAM_OUT)),
 )
 
 V2 = VariableSet(
     "v2",
-    tuple(_profiles(["state_t", "state_q0001", "state_q0002", "state_q0003", "state_u",
-                     "state_v", "pbuf_ozone", "pbuf_CH4", "pbuf_N2O"])
-          + _scalars(["state_ps", "pbuf_SOLIN", "pbuf_LHFLX", "pbuf_SHFLX", "pbuf_TAUX",
-                      "pbuf_TAUY", "pbuf_COSZRS", "cam_in_ALDIF", "cam_in_ALDIR",
-                      "cam_in_ASDIF", "cam_in_ASDIR", "cam_in_LWUP", "cam_in_ICEFRAC",
-                      "cam_in_LANDFRAC", "cam_in_OCNFRAC", "cam_in_SNOWHICE",
-                      "cam_in_SNOWHLAND"])),
-    tuple(_profiles(["ptend_t", "ptend_q0001", "ptend_q0002", "ptend_q0003", "ptend_u",
-                     "ptend_v"]) + _scalars(CAM_OUT)),
+    tuple(
+        _profiles(
+            [
+                "state_t",
+                "state_q0001",
+                "state_q0002",
+                "state_q0003",
+                "state_u",
+                "state_v",
+                "pbuf_ozone",
+                "pbuf_CH4",
+                "pbuf_N2O",
+            ]
+        )
+        + _scalars(
+            [
+                "state_ps",
+                "pbuf_SOLIN",
+                "pbuf_LHFLX",
+                "pbuf_SHFLX",
+                "pbuf_TAUX",
+                "pbuf_TAUY",
+                "pbuf_COSZRS",
+                "cam_in_ALDIF",
+                "cam_in_ALDIR",
+                "cam_in_ASDIF",
+                "cam_in_ASDIR",
+                "cam_in_LWUP",
+                "cam_in_ICEFRAC",
+                "cam_in_LANDFRAC",
+                "cam_in_OCNFRAC",
+                "cam_in_SNOWHICE",
+                "cam_in_SNOWHLAND",
+            ]
+        )
+    ),
+    tuple(
+        _profiles(["ptend_t", "ptend_q0001", "ptend_q0002", "ptend_q0003", "ptend_u", "ptend_v"])
+        + _scalars(CAM_OUT)
+    ),
 )
 
 BUILTIN = {"v1": V1, "v2": V2}
@@ -152,7 +240,8 @@ def get_variable_set(spec) -> VariableSet:
         return BUILTIN[spec]
     if not os.path.exists(spec):
         raise VariableSetError(
-            f"variable set {spec!r} is neither one of {sorted(BUILTIN)} nor an existing file")
+            f"variable set {spec!r} is neither one of {sorted(BUILTIN)} nor an existing file"
+        )
     if spec.endswith(".py"):
         ns = runpy.run_path(spec)
         if "VARIABLES" not in ns:

@@ -1,4 +1,5 @@
 """Emulator networks, by name. Each maps normalized x ``(ncol, n_in)`` to normalized y ``(ncol, n_out)``."""
+
 from __future__ import annotations
 
 from torch import nn
@@ -16,7 +17,8 @@ def build_model(name: str, varset: VariableSet, options: dict | None = None) -> 
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")
     try:
-        return MODELS[name](varset.n_in, varset.n_out, inputs=varset.inputs,
-                            outputs=varset.outputs, **(options or {}))
+        return MODELS[name](
+            varset.n_in, varset.n_out, inputs=varset.inputs, outputs=varset.outputs, **(options or {})
+        )
     except TypeError as e:
         raise ValueError(f"model {name!r}: bad option ({e})") from None

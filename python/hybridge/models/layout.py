@@ -4,6 +4,7 @@ Splits a flat x ``(ncol, n_in)`` into profiles ``(ncol, n_profile_in, nlev)`` an
 ``(ncol, n_scalar_in)``, and assembles ``(ncol, n_out)`` back from profile and scalar heads,
 in the variable set's order, with fixed index tensors (scriptable, no Python loops at run time).
 """
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """The ClimSim baseline MLP: dense layers with LeakyReLU(0.15) on the flat column vector."""
+
 from __future__ import annotations
 
 import torch
@@ -6,8 +7,7 @@ from torch import nn
 
 
 class MLP(nn.Module):
-    def __init__(self, n_in: int, n_out: int, hidden=(768, 640, 512, 640, 640),
-                 inputs=None, outputs=None):
+    def __init__(self, n_in: int, n_out: int, hidden=(768, 640, 512, 640, 640), inputs=None, outputs=None):
         super().__init__()
         layers, width = [], n_in
         for h in hidden:

@@ -1,4 +1,5 @@
 """Residual MLP: pre-norm residual blocks (LayerNorm, Linear, GELU, Linear) on the column vector."""
+
 from __future__ import annotations
 
 import torch
@@ -8,16 +9,16 @@ from torch import nn
 class ResBlock(nn.Module):
     def __init__(self, width: int):
         super().__init__()
-        self.body = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, width), nn.GELU(),
-                                  nn.Linear(width, width))
+        self.body = nn.Sequential(
+            nn.LayerNorm(width), nn.Linear(width, width), nn.GELU(), nn.Linear(width, width)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)
 
 
 class ResMLP(nn.Module):
-    def __init__(self, n_in: int, n_out: int, width: int = 512, blocks: int = 4,
-                 inputs=None, outputs=None):
+    def __init__(self, n_in: int, n_out: int, width: int = 512, blocks: int = 4, inputs=None, outputs=None):
         super().__init__()
         self.inp = nn.Linear(n_in, width)
         self.blocks = nn.Sequential(*[ResBlock(width) for _ in range(blocks)])

@@ -4,6 +4,7 @@ Scalars are repeated on every level as extra channels. The 60 levels are padded 
 multiple of 2**depth at the surface end; profile outputs come from the last decoder
 level by level, scalar outputs from the vertical mean of the bottleneck and decoder.
 """
+
 from __future__ import annotations
 
 import torch
@@ -13,19 +14,19 @@ from .layout import ColumnLayout
 
 
 def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv1d(c_in, c_out, 3, padding=1), nn.GELU(),
-                         nn.Conv1d(c_out, c_out, 3, padding=1), nn.GELU())
+    return nn.Sequential(
+        nn.Conv1d(c_in, c_out, 3, padding=1), nn.GELU(), nn.Conv1d(c_out, c_out, 3, padding=1), nn.GELU()
+    )
 
 
 class UNet1D(nn.Module):
-    def __init__(self, n_in: int, n_out: int, inputs, outputs, channels: int = 64,
-                 depth: int = 2):
+    def __init__(self, n_in: int, n_out: int, inputs, outputs, channels: int = 64, depth: int = 2):
         super().__init__()
         self.layout = ColumnLayout(inputs, outputs)
         nlev = self.layout.nlev
-        self.pad = (-nlev) % (2 ** depth)
+        self.pad = (-nlev) % (2**depth)
         c_in = self.layout.n_prof_in + self.layout.n_scal_in
-        widths = [channels * 2 ** i for i in range(depth + 1)]
+        widths = [channels * 2**i for i in range(depth + 1)]
         self.down = nn.ModuleList()
         prev = c_in
         for w in widths[:-1]:
@@ -55,7 +56,7 @@ class UNet1D(nn.Module):
         for i, (upconv, block) in enumerate(zip(self.upconv, self.up)):
             h = upconv(h)
             h = block(torch.cat([h, skips[len(skips) - 1 - i]], 1))
-        h = h[:, :, :self.layout.nlev]
-        prof = self.prof_head(h)[:, :self.layout.n_prof_out]
-        scal = self.scal_head(torch.cat([h.mean(2), bottom_mean], 1))[:, :self.layout.n_scal_out]
+        h = h[:, :, : self.layout.nlev]
+        prof = self.prof_head(h)[:, : self.layout.n_prof_out]
+        scal = self.scal_head(torch.cat([h.mean(2), bottom_mean], 1))[:, : self.layout.n_scal_out]
         return self.layout.join(prof, scal)

@@ -5,6 +5,7 @@ reference run (conventional physics, ClimSim-format output, restart) -> ``hybrid
 reference's restart -> online evaluation -> ``report.md`` + figures + ``metrics.json``.
 Every size is a flag; scripts/demo.sh maps HYBRIDGE_DEMO_* environment variables onto them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,11 +15,17 @@ from pathlib import Path
 
 from ..files import write_json
 from .report import summary_rows, text_table, write_report
-from .workflow import (evaluate_run, make_reference, pressure_hpa, run_hybrid,
-                       train_and_export)
+from .workflow import evaluate_run, make_reference, pressure_hpa, run_hybrid, train_and_export
 
-PARTIAL_VARIABLES = ["ptend_t", "cam_out_NETSW", "cam_out_FLWDS", "cam_out_SOLS", "cam_out_SOLL",
-                     "cam_out_SOLSD", "cam_out_SOLLD"]
+PARTIAL_VARIABLES = [
+    "ptend_t",
+    "cam_out_NETSW",
+    "cam_out_FLWDS",
+    "cam_out_SOLS",
+    "cam_out_SOLL",
+    "cam_out_SOLSD",
+    "cam_out_SOLLD",
+]
 
 
 def _int_list(text: str) -> list[int]:
@@ -35,30 +42,54 @@ def _last_epoch(history_csv: Path) -> str:
     """Loss and R² of the last training epoch on the held-out reference steps."""
     with open(history_csv) as f:
         last = list(csv.DictReader(f))[-1]
-    return (f"epoch {last['epoch']}, val loss {float(last['val_loss']):.4g}, "
-            f"val R² {float(last['val_r2']):.3f}")
+    return (
+        f"epoch {last['epoch']}, val loss {float(last['val_loss']):.4g}, val R² {float(last['val_r2']):.3f}"
+    )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--out", default="demo_out", help="output folder (default demo_out)")
     p.add_argument("--ranks", type=int, default=2, help="MPI ranks of every host run (default 2)")
-    p.add_argument("--train-days", type=float, default=5.0,
-                   help="days of reference run written as training data (default 5)")
-    p.add_argument("--hybrid-days", type=float, default=5.0,
-                   help="days of each hybrid run, and of the reference it is compared with (default 5)")
-    p.add_argument("--train-interval", type=int, default=1,
-                   help="write training .mli/.mlo every N steps (default 1)")
-    p.add_argument("--output-interval", type=int, default=3,
-                   help="write .mli/.mlo of the evaluated runs every N steps (default 3 = 1 h)")
+    p.add_argument(
+        "--train-days",
+        type=float,
+        default=5.0,
+        help="days of reference run written as training data (default 5)",
+    )
+    p.add_argument(
+        "--hybrid-days",
+        type=float,
+        default=5.0,
+        help="days of each hybrid run, and of the reference it is compared with (default 5)",
+    )
+    p.add_argument(
+        "--train-interval", type=int, default=1, help="write training .mli/.mlo every N steps (default 1)"
+    )
+    p.add_argument(
+        "--output-interval",
+        type=int,
+        default=3,
+        help="write .mli/.mlo of the evaluated runs every N steps (default 3 = 1 h)",
+    )
     p.add_argument("--epochs", type=int, default=15, help="training epochs (default 15)")
-    p.add_argument("--hidden", type=_int_list, default=[512, 512, 512, 512],
-                   help="MLP hidden layer widths, comma-separated (default 512,512,512,512)")
+    p.add_argument(
+        "--hidden",
+        type=_int_list,
+        default=[512, 512, 512, 512],
+        help="MLP hidden layer widths, comma-separated (default 512,512,512,512)",
+    )
     p.add_argument("--seed", type=int, default=0, help="training seed")
-    p.add_argument("--partial-variables", default=",".join(PARTIAL_VARIABLES),
-                   help="outputs the emulator owns in the partial-coupling run, comma-separated "
-                        "('' skips that run)")
-    p.add_argument("--nonfinite-policy", choices=("abort", "fallback"), default="abort",
-                   help="host namelist nonfinite_policy of the hybrid runs (default abort)")
+    p.add_argument(
+        "--partial-variables",
+        default=",".join(PARTIAL_VARIABLES),
+        help="outputs the emulator owns in the partial-coupling run, comma-separated ('' skips that run)",
+    )
+    p.add_argument(
+        "--nonfinite-policy",
+        choices=("abort", "fallback"),
+        default="abort",
+        help="host namelist nonfinite_policy of the hybrid runs (default abort)",
+    )
 
 
 def run(args) -> int:
@@ -77,10 +108,14 @@ def run(args) -> int:
         timings[name] = round(time.perf_counter() - t0 - sum(timings.values()), 1)
         print(f"== demo: {name} done ({timings[name]} s)", flush=True)
 
-    print(f"== demo: reference run, conventional physics, {args.ranks} ranks, "
-          f"{args.train_days} + {args.hybrid_days} days", flush=True)
-    reference = make_reference(out, args.train_days, args.hybrid_days, args.ranks,
-                               args.train_interval, args.output_interval)
+    print(
+        f"== demo: reference run, conventional physics, {args.ranks} ranks, "
+        f"{args.train_days} + {args.hybrid_days} days",
+        flush=True,
+    )
+    reference = make_reference(
+        out, args.train_days, args.hybrid_days, args.ranks, args.train_interval, args.output_interval
+    )
     stage("reference")
     model = train_and_export(reference, out / "emulator", args.epochs, args.hidden, args.seed)
     stage("train + export")
@@ -88,21 +123,35 @@ def run(args) -> int:
     runs = []
     plan = [("hybrid_ml", "ml", None)] + ([("hybrid_partial", "partial", partial)] if partial else [])
     for name, mode, variables in plan:
-        print(f"== demo: {name}: physics_mode = {mode}" + (f", emulator owns {', '.join(variables)}"
-                                                          if variables else ""), flush=True)
-        host_run = run_hybrid(out / name, reference, model, mode, args.ranks, variables,
-                              args.nonfinite_policy)
+        print(
+            f"== demo: {name}: physics_mode = {mode}"
+            + (f", emulator owns {', '.join(variables)}" if variables else ""),
+            flush=True,
+        )
+        host_run = run_hybrid(
+            out / name, reference, model, mode, args.ranks, variables, args.nonfinite_policy
+        )
         runs.append(evaluate_run(name, host_run, reference, mode, variables))
         stage(name)
 
-    setup = {"ranks": args.ranks, "reference training days": args.train_days,
-             "hybrid days": args.hybrid_days, "training data every N steps": args.train_interval,
-             "evaluated output every N steps": args.output_interval, "epochs": args.epochs,
-             "MLP hidden layers": args.hidden, "seed": args.seed, "model": str(model),
-             "offline validation (last epoch)": _last_epoch(out / "emulator" / "train" / "history.csv"),
-             "partial-coupling variables": partial, "nonfinite_policy": args.nonfinite_policy}
-    reference_summary = {"steps": reference["train_steps"] + reference["eval_steps"],
-                         "budget": reference["budget"]}
+    setup = {
+        "ranks": args.ranks,
+        "reference training days": args.train_days,
+        "hybrid days": args.hybrid_days,
+        "training data every N steps": args.train_interval,
+        "evaluated output every N steps": args.output_interval,
+        "epochs": args.epochs,
+        "MLP hidden layers": args.hidden,
+        "seed": args.seed,
+        "model": str(model),
+        "offline validation (last epoch)": _last_epoch(out / "emulator" / "train" / "history.csv"),
+        "partial-coupling variables": partial,
+        "nonfinite_policy": args.nonfinite_policy,
+    }
+    reference_summary = {
+        "steps": reference["train_steps"] + reference["eval_steps"],
+        "budget": reference["budget"],
+    }
     report = write_report(out, setup, reference_summary, runs, pressure_hpa())
     stage("report")
     timings["total"] = round(time.perf_counter() - t0, 1)

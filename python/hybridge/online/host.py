@@ -6,6 +6,7 @@ precip[mm/d] fallback qneg steps/s``. A run that the stability guard or the emul
 exits non-zero after its last completed step's row, so the number of rows (at
 ``log_interval_steps = 1``) is the number of steps the run survived.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,9 +17,22 @@ from pathlib import Path
 
 from hybridge import install
 
-STEPS_PER_DAY = 72          # dtime = 1200 s
-LOG_COLUMNS = ("step", "date", "t_mean", "de_phys", "e_sources", "e_resid", "dw_phys",
-               "w_sources", "w_resid", "precip", "fallback", "qneg", "steps_per_s")
+STEPS_PER_DAY = 72  # dtime = 1200 s
+LOG_COLUMNS = (
+    "step",
+    "date",
+    "t_mean",
+    "de_phys",
+    "e_sources",
+    "e_resid",
+    "dw_phys",
+    "w_sources",
+    "w_resid",
+    "precip",
+    "fallback",
+    "qneg",
+    "steps_per_s",
+)
 
 
 class HostError(RuntimeError):
@@ -55,7 +69,7 @@ class HostRun:
     steps_requested: int
     returncode: int
     rows: list[dict]
-    error: str = ""                    # the host's last error line when it stopped early
+    error: str = ""  # the host's last error line when it stopped early
 
     @property
     def steps_survived(self) -> int:
@@ -93,8 +107,9 @@ def _last_error(stderr: str) -> str:
     return (own or lines or [""])[-1]
 
 
-def run_host(run_dir: Path, nranks: int, steps: int, timeout: float | None = None,
-             host: Path | None = None, **namelist) -> HostRun:
+def run_host(
+    run_dir: Path, nranks: int, steps: int, timeout: float | None = None, host: Path | None = None, **namelist
+) -> HostRun:
     """Write ``run_dir/atm_in`` and run ``mpirun -n nranks hybridge-host atm_in`` in run_dir.
 
     ``steps`` host steps (stop_option = 'nsteps'); the log goes to ``run_dir/host.log``.
@@ -110,19 +125,26 @@ def run_host(run_dir: Path, nranks: int, steps: int, timeout: float | None = Non
         raise HostError("mpirun not found on PATH (Open MPI is installed by scripts/install_deps.sh)")
     keys = dict(stop_option="nsteps", stop_n=steps, log_interval_steps=1, **namelist)
     (run_dir / "atm_in").write_text(namelist_text(**keys))
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMPI_MCA_rmaps_base_oversubscribe="1", OMP_NUM_THREADS="1")
+    env = dict(
+        os.environ,
+        OMPI_ALLOW_RUN_AS_ROOT="1",
+        OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+        OMPI_MCA_rmaps_base_oversubscribe="1",
+        OMP_NUM_THREADS="1",
+    )
     cmd = [mpirun, "-n", str(nranks), str(host), "atm_in"]
     try:
-        proc = subprocess.run(cmd, cwd=run_dir, env=env, capture_output=True, text=True,
-                              timeout=timeout)
+        proc = subprocess.run(cmd, cwd=run_dir, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as e:
         raise HostError(f"{' '.join(cmd)} in {run_dir}: no result after {timeout:.0f} s") from e
     (run_dir / "host.log").write_text(proc.stdout + proc.stderr)
     rows = parse_log(proc.stdout)
-    result = HostRun(run_dir, steps, proc.returncode, rows,
-                     _last_error(proc.stderr) if proc.returncode else "")
+    result = HostRun(
+        run_dir, steps, proc.returncode, rows, _last_error(proc.stderr) if proc.returncode else ""
+    )
     if proc.returncode != 0 and not rows:
-        raise HostError(f"hybridge-host failed in {run_dir} before its first step "
-                        f"(exit {proc.returncode}): {result.error or proc.stderr.strip()[-500:]}")
+        raise HostError(
+            f"hybridge-host failed in {run_dir} before its first step "
+            f"(exit {proc.returncode}): {result.error or proc.stderr.strip()[-500:]}"
+        )
     return result

@@ -14,6 +14,7 @@ time stamps both have:
 Arrays are ``(time, ncol, nlev)`` for profiles (level 0 = model top) and ``(time, ncol)``
 for surface fields, float64.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,7 +29,7 @@ from ..physics import CPAIR, GRAVIT, LATVAP
 
 SECONDS_PER_DAY = 86400.0
 MM_PER_M = 1000.0
-LAT_BAND_EDGES = np.arange(-90.0, 90.1, 10.0)                 # degrees_north
+LAT_BAND_EDGES = np.arange(-90.0, 90.1, 10.0)  # degrees_north
 PRECIP_BIN_EDGES = np.concatenate([[0.0], np.logspace(-2, np.log10(500.0), 41)])  # mm/day
 _NAME = re.compile(r"^(?P<case>.+)\.mli\.(?P<stamp>\d{4}-\d{2}-\d{2}-\d{5})\.nc$")
 _DAYS_BEFORE_MONTH = np.cumsum([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30])  # no-leap
@@ -38,11 +39,11 @@ _DAYS_BEFORE_MONTH = np.cumsum([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30]) 
 class Trajectory:
     """The states a run wrote: one entry per ``.mli``/``.mlo`` pair, in time order."""
 
-    stamps: list[str]        # YYYY-MM-DD-SSSSS, start of the step
-    t: np.ndarray            # state_t, K, (time, ncol, nlev)
-    q: np.ndarray            # state_q0001, kg/kg, (time, ncol, nlev)
-    ps: np.ndarray           # state_ps, Pa, (time, ncol)
-    precc: np.ndarray        # cam_out_PRECC after the step, m/s, (time, ncol)
+    stamps: list[str]  # YYYY-MM-DD-SSSSS, start of the step
+    t: np.ndarray  # state_t, K, (time, ncol, nlev)
+    q: np.ndarray  # state_q0001, kg/kg, (time, ncol, nlev)
+    ps: np.ndarray  # state_ps, Pa, (time, ncol)
+    precc: np.ndarray  # cam_out_PRECC after the step, m/s, (time, ncol)
 
     def select(self, stamps: list[str]) -> "Trajectory":
         index = {s: i for i, s in enumerate(self.stamps)}
@@ -103,8 +104,10 @@ def load_trajectory(run_dir: Path, case: str | None = None) -> Trajectory:
             ps.append(_read(mli, mli_path, "state_ps", None))
             precc.append(_read(mlo, mlo_path, "cam_out_PRECC", None))
         if t[-1].shape != t[0].shape:
-            raise DataError(f"{mli_path}: state_t has shape {t[-1].shape[::-1]}, the first file "
-                            f"{pairs[0][1].name} has {t[0].shape[::-1]}")
+            raise DataError(
+                f"{mli_path}: state_t has shape {t[-1].shape[::-1]}, the first file "
+                f"{pairs[0][1].name} has {t[0].shape[::-1]}"
+            )
     return Trajectory([p[0] for p in pairs], np.stack(t), np.stack(q), np.stack(ps), np.stack(precc))
 
 
@@ -118,9 +121,11 @@ def common_stamps(ref: Trajectory, run: Trajectory, ref_dir, run_dir) -> list[st
     have = set(ref.stamps)
     stamps = [s for s in run.stamps if s in have]
     if not stamps:
-        raise DataError(f"no time step of {run_dir} ({run.stamps[0]} .. {run.stamps[-1]}) is in the "
-                        f"reference {ref_dir} ({ref.stamps[0]} .. {ref.stamps[-1]}); run both with the "
-                        "same start and mli_interval_steps")
+        raise DataError(
+            f"no time step of {run_dir} ({run.stamps[0]} .. {run.stamps[-1]}) is in the "
+            f"reference {ref_dir} ({ref.stamps[0]} .. {ref.stamps[-1]}); run both with the "
+            "same start and mli_interval_steps"
+        )
     return stamps
 
 
@@ -138,8 +143,9 @@ def mass_weighted_rmse(a: np.ndarray, b: np.ndarray, area: np.ndarray, mass: np.
     return np.sqrt((w * (a - b) ** 2).sum(axis=(1, 2)) / w.sum(axis=(1, 2)))
 
 
-def zonal_mean(x: np.ndarray, lat: np.ndarray, area: np.ndarray,
-               edges: np.ndarray = LAT_BAND_EDGES) -> np.ndarray:
+def zonal_mean(
+    x: np.ndarray, lat: np.ndarray, area: np.ndarray, edges: np.ndarray = LAT_BAND_EDGES
+) -> np.ndarray:
     """Area-weighted mean over the columns of each latitude band: x (ncol, ...) ->
     (nband, ...); NaN for a band without columns."""
     band = np.clip(np.digitize(lat, edges) - 1, 0, len(edges) - 2)
@@ -189,15 +195,19 @@ def compare(ref: Trajectory, run: Trajectory, grid) -> dict:
     if run.t.shape[1] != grid.area.size:
         raise DataError(f"runs have {run.t.shape[1]} columns, the grid has {grid.area.size}")
     area = grid.area
-    mass = layer_mass(ref.ps, grid.hyai, grid.hybi)          # reference layer masses for both
+    mass = layer_mass(ref.ps, grid.hyai, grid.hybi)  # reference layer masses for both
     rmse_t = mass_weighted_rmse(run.t, ref.t, area, mass)
     rmse_q = mass_weighted_rmse(run.q, ref.q, area, mass) * 1000.0
     hours = [(stamp_seconds(s) - stamp_seconds(ref.stamps[0])) / 3600.0 for s in ref.stamps]
     run_mass = layer_mass(run.ps, grid.hyai, grid.hybi)
-    water = {k: global_mean(column_water(tr.q, m), area) for k, tr, m in
-             (("ref", ref, mass), ("run", run, run_mass))}
-    energy = {k: global_mean(column_energy(tr.t, tr.q, m), area) for k, tr, m in
-              (("ref", ref, mass), ("run", run, run_mass))}
+    water = {
+        k: global_mean(column_water(tr.q, m), area)
+        for k, tr, m in (("ref", ref, mass), ("run", run, run_mass))
+    }
+    energy = {
+        k: global_mean(column_energy(tr.t, tr.q, m), area)
+        for k, tr, m in (("ref", ref, mass), ("run", run, run_mass))
+    }
     precip = {k: precip_mm_per_day(tr.precc) for k, tr in (("ref", ref), ("run", run))}
     finite = np.isfinite(rmse_t) & np.isfinite(rmse_q)
     return {
@@ -223,6 +233,8 @@ def budget_residuals(rows: list[dict]) -> dict:
     e = np.array([r["e_resid"] for r in rows], dtype=float)
     w = np.array([r["w_resid"] for r in rows], dtype=float)
     fallback = sum(int(r["fallback"]) for r in rows if np.isfinite(r["fallback"]))
-    return {"energy_residual_W_per_m2": float(np.mean(e)) if e.size else float("nan"),
-            "water_residual_mm_per_day": float(np.mean(w) * SECONDS_PER_DAY) if w.size else float("nan"),
-            "fallback_columns": fallback}
+    return {
+        "energy_residual_W_per_m2": float(np.mean(e)) if e.size else float("nan"),
+        "water_residual_mm_per_day": float(np.mean(w) * SECONDS_PER_DAY) if w.size else float("nan"),
+        "fallback_columns": fallback,
+    }

@@ -5,6 +5,7 @@ returns them: name, physics_mode, ml_variables, steps_requested, steps_survived,
 error, metrics (:func:`hybridge.online.metrics.compare`) and budget
 (:func:`hybridge.online.metrics.budget_residuals`).
 """
+
 from __future__ import annotations
 
 import math
@@ -20,8 +21,10 @@ P0_HPA = 1000.0
 
 def _plt():
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     return plt
 
 
@@ -58,8 +61,9 @@ def plot_rmse(runs, path: Path) -> str:
         days = np.array(r["metrics"]["hours"]) / 24.0
         axes[0].plot(days, r["metrics"]["rmse_t_K"], label=r["name"])
         axes[1].plot(days, r["metrics"]["rmse_q_g_per_kg"], label=r["name"])
-    return _save_time_panels(fig, axes, ("T: global mass-weighted RMSE (K)",
-                                         "q: global mass-weighted RMSE (g/kg)"), path)
+    return _save_time_panels(
+        fig, axes, ("T: global mass-weighted RMSE (K)", "q: global mass-weighted RMSE (g/kg)"), path
+    )
 
 
 def plot_zonal_bias(runs, pressure_hpa: np.ndarray, path: Path) -> str:
@@ -69,11 +73,12 @@ def plot_zonal_bias(runs, pressure_hpa: np.ndarray, path: Path) -> str:
     centers = 0.5 * (LAT_BAND_EDGES[1:] + LAT_BAND_EDGES[:-1])
     for row, r in zip(axes, scored):
         for ax, key, label in zip(row, ("zonal_bias_t_K", "zonal_bias_q_g_per_kg"), ("T (K)", "q (g/kg)")):
-            bias = np.array(r["metrics"][key], dtype=float).T          # (nlev, nband)
+            bias = np.array(r["metrics"][key], dtype=float).T  # (nlev, nband)
             lim = np.nanmax(np.abs(bias)) if np.isfinite(bias).any() else 1.0
             lim = lim if lim > 0 else 1.0
-            mesh = ax.pcolormesh(centers, pressure_hpa, bias, cmap="RdBu_r", vmin=-lim, vmax=lim,
-                                 shading="nearest")
+            mesh = ax.pcolormesh(
+                centers, pressure_hpa, bias, cmap="RdBu_r", vmin=-lim, vmax=lim, shading="nearest"
+            )
             ax.invert_yaxis()
             ax.set_title(f"{r['name']}: zonal-mean bias of {label}", fontsize="medium")
             ax.set_xlabel("latitude (°N)")
@@ -87,7 +92,7 @@ def plot_precip(reference_density, runs, path: Path) -> str:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 3.8))
     lo, hi = PRECIP_BIN_EDGES[:-1], PRECIP_BIN_EDGES[1:]
-    centers = np.where(lo > 0, np.sqrt(lo * hi), 0.5 * hi)   # geometric centres on the log axis
+    centers = np.where(lo > 0, np.sqrt(lo * hi), 0.5 * hi)  # geometric centres on the log axis
     ax.step(centers, reference_density, where="mid", label="reference", color="k")
     for r in _scored(runs):
         ax.step(centers, r["metrics"]["precip_density"]["run"], where="mid", label=r["name"])
@@ -115,8 +120,12 @@ def plot_budgets(runs, path: Path) -> str:
         days = np.array(r["metrics"]["hours"]) / 24.0
         axes[0].plot(days, r["metrics"]["water_drift_kg_per_m2"]["run"], label=r["name"])
         axes[1].plot(days, r["metrics"]["energy_drift_MJ_per_m2"]["run"], label=r["name"])
-    return _save_time_panels(fig, axes, ("global-mean column water - initial (kg/m²)",
-                                         "global-mean column moist enthalpy - initial (MJ/m²)"), path)
+    return _save_time_panels(
+        fig,
+        axes,
+        ("global-mean column water - initial (kg/m²)", "global-mean column moist enthalpy - initial (MJ/m²)"),
+        path,
+    )
 
 
 def _fmt(x, spec=".3g") -> str:
@@ -129,18 +138,21 @@ def summary_rows(runs) -> list[dict]:
     for r in runs:
         m = r.get("metrics") or {}
         b = r.get("budget") or {}
-        rows.append({
-            "run": r["name"], "physics_mode": r["physics_mode"],
-            "survived": f"{r['steps_survived']}/{r['steps_requested']}",
-            "final RMSE T (K)": _fmt(m.get("final_rmse_t_K")),
-            "final RMSE q (g/kg)": _fmt(m.get("final_rmse_q_g_per_kg")),
-            "mean RMSE T (K)": _fmt(m.get("mean_rmse_t_K")),
-            "mean RMSE q (g/kg)": _fmt(m.get("mean_rmse_q_g_per_kg")),
-            "precip (mm/day)": _fmt((m.get("precip_mean_mm_per_day") or {}).get("run")),
-            "E residual (W/m²)": _fmt(b.get("energy_residual_W_per_m2")),
-            "W residual (mm/day)": _fmt(b.get("water_residual_mm_per_day")),
-            "fallback columns": str(b.get("fallback_columns", "n/a")),
-        })
+        rows.append(
+            {
+                "run": r["name"],
+                "physics_mode": r["physics_mode"],
+                "survived": f"{r['steps_survived']}/{r['steps_requested']}",
+                "final RMSE T (K)": _fmt(m.get("final_rmse_t_K")),
+                "final RMSE q (g/kg)": _fmt(m.get("final_rmse_q_g_per_kg")),
+                "mean RMSE T (K)": _fmt(m.get("mean_rmse_t_K")),
+                "mean RMSE q (g/kg)": _fmt(m.get("mean_rmse_q_g_per_kg")),
+                "precip (mm/day)": _fmt((m.get("precip_mean_mm_per_day") or {}).get("run")),
+                "E residual (W/m²)": _fmt(b.get("energy_residual_W_per_m2")),
+                "W residual (mm/day)": _fmt(b.get("water_residual_mm_per_day")),
+                "fallback columns": str(b.get("fallback_columns", "n/a")),
+            }
+        )
     return rows
 
 
@@ -175,34 +187,64 @@ def write_report(out: Path, setup: dict, reference: dict, runs: list[dict], pres
     bias_png = plot_zonal_bias(runs, pressure_hpa, figs / "zonal_mean_bias.png")
     budget_png = plot_budgets(runs, figs / "budget_drift.png")
     scored = _scored(runs)
-    precip_png = plot_precip(_longest(runs)["precip_density"]["ref"] if scored
-                             else np.zeros(len(PRECIP_BIN_EDGES) - 1), runs, figs / "precipitation.png")
+    precip_png = plot_precip(
+        _longest(runs)["precip_density"]["ref"] if scored else np.zeros(len(PRECIP_BIN_EDGES) - 1),
+        runs,
+        figs / "precipitation.png",
+    )
     write_json(out / "metrics.json", {"setup": setup, "reference": reference, "runs": runs})
 
     rb = reference.get("budget", {})
-    lines = ["# hybridge online evaluation", "",
-             "Hybrid runs of hybridge-host (emulator coupled through the hybridge Fortran API) "
-             "against the reference run with conventional physics, from the same initial state "
-             "(the reference's restart file). RMSE weights: column area times layer mass dp/g.", "",
-             "## Setup", ""]
+    lines = [
+        "# hybridge online evaluation",
+        "",
+        "Hybrid runs of hybridge-host (emulator coupled through the hybridge Fortran API) "
+        "against the reference run with conventional physics, from the same initial state "
+        "(the reference's restart file). RMSE weights: column area times layer mass dp/g.",
+        "",
+        "## Setup",
+        "",
+    ]
     lines += [f"- {k}: {v}" for k, v in setup.items()]
-    lines += ["", "## Summary", "", markdown_table(summary_rows(runs)),
-              f"Reference run: {reference.get('steps', 'n/a')} steps, physics budget residuals "
-              f"E {_fmt(rb.get('energy_residual_W_per_m2'))} W/m², "
-              f"W {_fmt(rb.get('water_residual_mm_per_day'))} mm/day "
-              "(round-off for the conventional physics).", ""]
+    lines += [
+        "",
+        "## Summary",
+        "",
+        markdown_table(summary_rows(runs)),
+        f"Reference run: {reference.get('steps', 'n/a')} steps, physics budget residuals "
+        f"E {_fmt(rb.get('energy_residual_W_per_m2'))} W/m², "
+        f"W {_fmt(rb.get('water_residual_mm_per_day'))} mm/day "
+        "(round-off for the conventional physics).",
+        "",
+    ]
     for r in runs:
         if not r["completed"]:
-            lines.append(f"- **{r['name']}** stopped after {r['steps_survived']} of {r['steps_requested']} "
-                         f"steps: `{r['error'] or 'no message'}`")
-    lines += ["", "## Global RMSE over time", "", f"![RMSE of T and q]({figs.name}/{rmse_png})", "",
-              "## Zonal-mean bias (hybrid - reference, time mean)", "",
-              f"![zonal-mean bias]({figs.name}/{bias_png})", "",
-              "## Precipitation distribution", "", f"![precipitation]({figs.name}/{precip_png})", "",
-              "## Column water and energy drift", "",
-              "Global means of column water and column moist enthalpy (cp T + Lv q) relative to "
-              "the hybrid start; the host's prescribed large-scale forcing makes the reference "
-              "drift too, so the hybrid curves are judged against the black one. The residual "
-              "columns of the table are the physics' own budget errors per step (host log).", "",
-              f"![budget drift]({figs.name}/{budget_png})", ""]
+            lines.append(
+                f"- **{r['name']}** stopped after {r['steps_survived']} of {r['steps_requested']} "
+                f"steps: `{r['error'] or 'no message'}`"
+            )
+    lines += [
+        "",
+        "## Global RMSE over time",
+        "",
+        f"![RMSE of T and q]({figs.name}/{rmse_png})",
+        "",
+        "## Zonal-mean bias (hybrid - reference, time mean)",
+        "",
+        f"![zonal-mean bias]({figs.name}/{bias_png})",
+        "",
+        "## Precipitation distribution",
+        "",
+        f"![precipitation]({figs.name}/{precip_png})",
+        "",
+        "## Column water and energy drift",
+        "",
+        "Global means of column water and column moist enthalpy (cp T + Lv q) relative to "
+        "the hybrid start; the host's prescribed large-scale forcing makes the reference "
+        "drift too, so the hybrid curves are judged against the black one. The residual "
+        "columns of the table are the physics' own budget errors per step (host log).",
+        "",
+        f"![budget drift]({figs.name}/{budget_png})",
+        "",
+    ]
     return write_text(out / "report.md", "\n".join(lines))

@@ -32,6 +32,7 @@ deterministic input set and its reference outputs, for the Fortran test programs
 ``OUTDIR/index.json``
     the same records as JSON, for Python.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,14 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from hybridge.manifest import (Manifest, ManifestError, TensorSpec,
-                               layout_from_sizes, read_manifest, save_model)
+from hybridge.manifest import (
+    Manifest,
+    ManifestError,
+    TensorSpec,
+    layout_from_sizes,
+    read_manifest,
+    save_model,
+)
 
 NLEV = 60  # E3SM levels in ClimSim, index 0 = model top
 
@@ -59,16 +66,30 @@ def _torchscript():
         warnings.filterwarnings("ignore", message=r"`torch\.jit\.", category=DeprecationWarning)
         yield
 
-V1_INPUT_LAYOUT = [("state_t", NLEV, "K"), ("state_q0001", NLEV, "kg/kg"),
-                   ("state_ps", 1, "Pa"), ("pbuf_SOLIN", 1, "W/m2"),
-                   ("pbuf_LHFLX", 1, "W/m2"), ("pbuf_SHFLX", 1, "W/m2")]
-V1_OUTPUT_LAYOUT = [("ptend_t", NLEV, "K/s"), ("ptend_q0001", NLEV, "kg/kg/s"),
-                    ("cam_out_NETSW", 1, "W/m2"), ("cam_out_FLWDS", 1, "W/m2"),
-                    ("cam_out_PRECSC", 1, "m/s"), ("cam_out_PRECC", 1, "m/s"),
-                    ("cam_out_SOLS", 1, "W/m2"), ("cam_out_SOLL", 1, "W/m2"),
-                    ("cam_out_SOLSD", 1, "W/m2"), ("cam_out_SOLLD", 1, "W/m2")]
-V1_NINPUT = sum(n for _, n, _ in V1_INPUT_LAYOUT)    # 124
+
+V1_INPUT_LAYOUT = [
+    ("state_t", NLEV, "K"),
+    ("state_q0001", NLEV, "kg/kg"),
+    ("state_ps", 1, "Pa"),
+    ("pbuf_SOLIN", 1, "W/m2"),
+    ("pbuf_LHFLX", 1, "W/m2"),
+    ("pbuf_SHFLX", 1, "W/m2"),
+]
+V1_OUTPUT_LAYOUT = [
+    ("ptend_t", NLEV, "K/s"),
+    ("ptend_q0001", NLEV, "kg/kg/s"),
+    ("cam_out_NETSW", 1, "W/m2"),
+    ("cam_out_FLWDS", 1, "W/m2"),
+    ("cam_out_PRECSC", 1, "m/s"),
+    ("cam_out_PRECC", 1, "m/s"),
+    ("cam_out_SOLS", 1, "W/m2"),
+    ("cam_out_SOLL", 1, "W/m2"),
+    ("cam_out_SOLSD", 1, "W/m2"),
+    ("cam_out_SOLLD", 1, "W/m2"),
+]
+V1_NINPUT = sum(n for _, n, _ in V1_INPUT_LAYOUT)  # 124
 V1_NOUTPUT = sum(n for _, n, _ in V1_OUTPUT_LAYOUT)  # 128
+
 
 def _climsim_vector(stat, layout) -> np.ndarray:
     """Concatenate ``stat(name, size)`` over the variables of ``layout``."""
@@ -79,12 +100,12 @@ def v1_normalization() -> dict[str, np.ndarray]:
     """ClimSim v1 statistics: input_mean, input_min, input_range (max - min) [124],
     output_scale [128], from the ClimSim files shipped with the package."""
     from hybridge.data.climsim import input_stat, output_scale
+
     mean = _climsim_vector(lambda n, k: input_stat("mean", n, k), V1_INPUT_LAYOUT)
     low = _climsim_vector(lambda n, k: input_stat("min", n, k), V1_INPUT_LAYOUT)
     high = _climsim_vector(lambda n, k: input_stat("max", n, k), V1_INPUT_LAYOUT)
     scale = _climsim_vector(output_scale, V1_OUTPUT_LAYOUT)
-    return {"input_mean": mean, "input_min": low, "input_range": high - low,
-            "output_scale": scale}
+    return {"input_mean": mean, "input_min": low, "input_range": high - low, "output_scale": scale}
 
 
 class _V1MLP(torch.nn.Module):
@@ -121,8 +142,13 @@ def make_mlp_v1(path, hidden: Sequence[int] = (512, 512, 512, 512), seed: int = 
         inputs=[TensorSpec("x", [V1_NINPUT], layout=layout_from_sizes(V1_INPUT_LAYOUT))],
         outputs=[TensorSpec("y", [V1_NOUTPUT], layout=layout_from_sizes(V1_OUTPUT_LAYOUT))],
         physics={"dataset": "ClimSim", "version": "v1", "nlev": NLEV},
-        provenance={"made_by": "hybridge.testing.models.make_mlp_v1",
-                    "hidden": list(hidden), "seed": seed, "weights": "random"})
+        provenance={
+            "made_by": "hybridge.testing.models.make_mlp_v1",
+            "hidden": list(hidden),
+            "seed": seed,
+            "weights": "random",
+        },
+    )
     with _torchscript():
         save_model(module, manifest, path)
     return manifest
@@ -140,8 +166,7 @@ class _MultiIO(torch.nn.Module):
         self.fluxes = torch.nn.Linear(64, 3)
 
     def forward(self, profiles: torch.Tensor, scalars: torch.Tensor):
-        z = torch.cat([(profiles * self.profile_scale).flatten(1),
-                       scalars * self.scalar_scale], dim=1)
+        z = torch.cat([(profiles * self.profile_scale).flatten(1), scalars * self.scalar_scale], dim=1)
         z = self.body(z)
         return self.tendencies(z).view(profiles.shape) * 1e-4, self.fluxes(z) * 100.0
 
@@ -153,15 +178,33 @@ def make_multi_io(path, seed: int = 0) -> Manifest:
         module = torch.jit.script(_MultiIO().eval())
     manifest = Manifest(
         name="multi_io",
-        inputs=[TensorSpec("profiles", [2, NLEV]),
-                TensorSpec("scalars", [4], layout=layout_from_sizes(
-                    [("state_ps", 1, "Pa"), ("pbuf_SOLIN", 1, "W/m2"),
-                     ("pbuf_LHFLX", 1, "W/m2"), ("pbuf_SHFLX", 1, "W/m2")]))],
-        outputs=[TensorSpec("tendencies", [2, NLEV]),
-                 TensorSpec("fluxes", [3], layout=layout_from_sizes(
-                     [("cam_out_PRECC", 1, "m/s"), ("cam_out_FLWDS", 1, "W/m2"),
-                      ("cam_out_NETSW", 1, "W/m2")]))],
-        provenance={"made_by": "hybridge.testing.models.make_multi_io", "seed": seed})
+        inputs=[
+            TensorSpec("profiles", [2, NLEV]),
+            TensorSpec(
+                "scalars",
+                [4],
+                layout=layout_from_sizes(
+                    [
+                        ("state_ps", 1, "Pa"),
+                        ("pbuf_SOLIN", 1, "W/m2"),
+                        ("pbuf_LHFLX", 1, "W/m2"),
+                        ("pbuf_SHFLX", 1, "W/m2"),
+                    ]
+                ),
+            ),
+        ],
+        outputs=[
+            TensorSpec("tendencies", [2, NLEV]),
+            TensorSpec(
+                "fluxes",
+                [3],
+                layout=layout_from_sizes(
+                    [("cam_out_PRECC", 1, "m/s"), ("cam_out_FLWDS", 1, "W/m2"), ("cam_out_NETSW", 1, "W/m2")]
+                ),
+            ),
+        ],
+        provenance={"made_by": "hybridge.testing.models.make_multi_io", "seed": seed},
+    )
     with _torchscript():
         save_model(module, manifest, path)
     return manifest
@@ -193,7 +236,8 @@ def make_recurrent(path, seed: int = 0) -> Manifest:
         inputs=[TensorSpec("x", [RECURRENT_NIN])],
         outputs=[TensorSpec("y", [RECURRENT_NOUT])],
         states=[TensorSpec("h", [RECURRENT_LAYERS, RECURRENT_HIDDEN], batch_axis=1)],
-        provenance={"made_by": "hybridge.testing.models.make_recurrent", "seed": seed})
+        provenance={"made_by": "hybridge.testing.models.make_recurrent", "seed": seed},
+    )
     with _torchscript():
         save_model(module, manifest, path)
     return manifest
@@ -202,8 +246,7 @@ def make_recurrent(path, seed: int = 0) -> Manifest:
 class _Float64MLP(torch.nn.Module):
     def __init__(self):
         super().__init__()
-        self.net = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.Tanh(),
-                                       torch.nn.Linear(32, 8))
+        self.net = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.Tanh(), torch.nn.Linear(32, 8))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -218,7 +261,8 @@ def make_float64(path, seed: int = 0) -> Manifest:
         name="float64_mlp",
         inputs=[TensorSpec("x", [16], dtype="float64")],
         outputs=[TensorSpec("y", [8], dtype="float64")],
-        provenance={"made_by": "hybridge.testing.models.make_float64", "seed": seed})
+        provenance={"made_by": "hybridge.testing.models.make_float64", "seed": seed},
+    )
     with _torchscript():
         save_model(module, manifest, path)
     return manifest
@@ -233,8 +277,7 @@ def make_no_manifest(path, seed: int = 0) -> Manifest:
     with _torchscript():
         module = torch.jit.script(_Float64MLP().eval())
     _atomic_jit_save(module, path)
-    return Manifest(name="no_manifest", inputs=[TensorSpec("x", [16])],
-                    outputs=[TensorSpec("y", [8])])
+    return Manifest(name="no_manifest", inputs=[TensorSpec("x", [16])], outputs=[TensorSpec("y", [8])])
 
 
 def _atomic_jit_save(module, path) -> None:
@@ -263,8 +306,12 @@ def _to_host(t: torch.Tensor, spec: TensorSpec) -> np.ndarray:
     return t.movedim(spec.batch_axis, 0).to(torch.float64).contiguous().numpy()
 
 
-def reference(path, inputs: dict[str, np.ndarray], states: dict[str, np.ndarray] | None = None,
-              manifest: Manifest | None = None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def reference(
+    path,
+    inputs: dict[str, np.ndarray],
+    states: dict[str, np.ndarray] | None = None,
+    manifest: Manifest | None = None,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The Python reference for one run: ``(outputs, new_states)``, float64, host layout.
 
     ``inputs`` (and ``states``) are float64 arrays in host layout ``[ncol, per-column...]``.
@@ -288,10 +335,12 @@ def reference(path, inputs: dict[str, np.ndarray], states: dict[str, np.ndarray]
         result = (result,)
     specs = m.outputs + m.states
     if len(result) != len(specs):
-        raise ManifestError(f"{path}: model returned {len(result)} tensors, manifest "
-                            f"lists {len(m.outputs)} outputs + {len(m.states)} states")
+        raise ManifestError(
+            f"{path}: model returned {len(result)} tensors, manifest "
+            f"lists {len(m.outputs)} outputs + {len(m.states)} states"
+        )
     out = {s.name: _to_host(t, s) for s, t in zip(m.outputs, result)}
-    new_states = {s.name: _to_host(t, s) for s, t in zip(m.states, result[len(m.outputs):])}
+    new_states = {s.name: _to_host(t, s) for s, t in zip(m.states, result[len(m.outputs) :])}
     return out, new_states
 
 
@@ -341,38 +390,45 @@ def write_fixture(outdir: Path, name: str) -> dict:
         steps_in.append(x)
         steps_out.append(y)
         steps_state.append(states)
-    record = {"name": name, "model": model_file, "nstep": nstep, "ncol": ncol,
-              "tensors": [], "data": []}
-    for role, specs in (("input", manifest.inputs), ("output", manifest.outputs),
-                        ("state", manifest.states)):
+    record = {"name": name, "model": model_file, "nstep": nstep, "ncol": ncol, "tensors": [], "data": []}
+    for role, specs in (("input", manifest.inputs), ("output", manifest.outputs), ("state", manifest.states)):
         for s in specs:
-            record["tensors"].append({"role": role, "name": s.name, "dtype": s.dtype,
-                                      "batch_axis": s.batch_axis, "shape": list(s.shape)})
+            record["tensors"].append(
+                {
+                    "role": role,
+                    "name": s.name,
+                    "dtype": s.dtype,
+                    "batch_axis": s.batch_axis,
+                    "shape": list(s.shape),
+                }
+            )
     for kind, steps in (("in", steps_in), ("ref", steps_out), ("ref", steps_state)):
         for tensor in steps[0]:
             a = np.stack([step[tensor] for step in steps])
             data_file = f"{name}.{kind}.{tensor}.f64"
             _write_f64(outdir / data_file, a)
-            record["data"].append({"kind": kind, "tensor": tensor, "file": data_file,
-                                   "shape": list(a.shape)})
+            record["data"].append({"kind": kind, "tensor": tensor, "file": data_file, "shape": list(a.shape)})
     return record
 
 
 def _index_text(records: list[dict]) -> str:
-    lines = ["# hybridge test fixtures; format: see hybridge.testing.models",
-             "# model  <fixture> <model file> <nstep> <ncol>",
-             "# tensor <fixture> <role> <name> <dtype> <batch_axis> <ndim> <dims..>",
-             "# data   <fixture> <in|ref> <tensor> <file> <ndim> <dims..>"]
+    lines = [
+        "# hybridge test fixtures; format: see hybridge.testing.models",
+        "# model  <fixture> <model file> <nstep> <ncol>",
+        "# tensor <fixture> <role> <name> <dtype> <batch_axis> <ndim> <dims..>",
+        "# data   <fixture> <in|ref> <tensor> <file> <ndim> <dims..>",
+    ]
     for r in records:
         lines.append(f"model {r['name']} {r['model']} {r['nstep']} {r['ncol']}")
         for t in r["tensors"]:
             dims = " ".join(str(d) for d in t["shape"])
-            lines.append(f"tensor {r['name']} {t['role']} {t['name']} {t['dtype']} "
-                         f"{t['batch_axis']} {len(t['shape'])} {dims}")
+            lines.append(
+                f"tensor {r['name']} {t['role']} {t['name']} {t['dtype']} "
+                f"{t['batch_axis']} {len(t['shape'])} {dims}"
+            )
         for d in r["data"]:
             dims = " ".join(str(n) for n in d["shape"])
-            lines.append(f"data {r['name']} {d['kind']} {d['tensor']} {d['file']} "
-                         f"{len(d['shape'])} {dims}")
+            lines.append(f"data {r['name']} {d['kind']} {d['tensor']} {d['file']} {len(d['shape'])} {dims}")
     return "\n".join(lines) + "\n"
 
 
@@ -395,7 +451,8 @@ def write_all(outdir, names: Sequence[str] | None = None) -> list[dict]:
 def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(
         prog="python -m hybridge.testing.models",
-        description="Write hybridge fixture models, inputs and float64 reference outputs.")
+        description="Write hybridge fixture models, inputs and float64 reference outputs.",
+    )
     p.add_argument("outdir", help="folder to write into (created if missing)")
     p.add_argument("--only", nargs="+", choices=sorted(FIXTURES), help="fixtures to write")
     args = p.parse_args(argv)

@@ -9,6 +9,7 @@ layers: ``fortran`` (the Fortran API through f90wrap), ``c`` (the C ABI through 
 Mutations make a rank feed the layer something other than what it sent to rank 0, as a
 coupling bug would; the comparison must catch them (tests/harness/test_mutations.py).
 """
+
 from __future__ import annotations
 
 import time
@@ -32,6 +33,7 @@ class Mutation:
     that column's input ``variable`` moves up by one ulp of the model precision;
     swap_columns: it swaps with the next column; drop_state: a restart forgets the
     recurrent state)."""
+
     kind: str
     rank: int = 1
     column: int = 2
@@ -41,8 +43,8 @@ class Mutation:
 @dataclass
 class ApiSettings:
     ncol: int = 96
-    nstep: int = 3               # steps of the recurrent model
-    chunk: int = 16              # reproducible batching for PEM, PET, ERS
+    nstep: int = 3  # steps of the recurrent model
+    chunk: int = 16  # reproducible batching for PEM, PET, ERS
     threads: tuple[int, int] = (1, 2)
     mutation: Mutation | None = None
 
@@ -62,11 +64,13 @@ def quiet_wait(comm) -> None:
 
 # ---- layers ----
 
+
 class _EngineModel:
     """The pybind11 engine with the run/get_state/set_state interface of the other layers."""
 
     def __init__(self, path, options):
         from hybridge.core import engine_module
+
         self.engine = engine_module().Engine()
         for k, v in options.items():
             self.engine.set_option(k, str(v))
@@ -89,12 +93,15 @@ def open_model(layer: str, path, options: dict, comm=None):
     """A loaded model of ``layer``; ``comm`` (mpi4py) goes to the C ABI for batching=node."""
     if layer == "fortran":
         from hybridge.verify.fortran import FortranModel
+
         return FortranModel(path, options)
     if layer == "host-driver":
         from hybridge.verify.fortran import HostDriverModel
+
         return HostDriverModel(path, options)
     if layer == "c":
         from hybridge.core import Model
+
         return Model(path, options=options, comm=None if comm is None else comm.py2f())
     if layer == "engine":
         return _EngineModel(path, options)
@@ -103,6 +110,7 @@ def open_model(layer: str, path, options: dict, comm=None):
 
 # ---- one decomposed run ----
 
+
 def _mutate(inputs: dict, manifest: Manifest, m: Mutation, ncol_local: int) -> dict:
     """A copy of this rank's inputs with the mutation applied (the caller keeps the
     original, which is what rank 0 receives)."""
@@ -110,14 +118,15 @@ def _mutate(inputs: dict, manifest: Manifest, m: Mutation, ncol_local: int) -> d
     col = m.column
     last = ncol_local - (2 if m.kind == "swap_columns" else 1)
     if not 0 <= col <= last:
-        raise ValueError(f"{m.kind}: column {col} is not available on rank {m.rank}, which "
-                         f"has {ncol_local} columns")
+        raise ValueError(
+            f"{m.kind}: column {col} is not available on rank {m.rank}, which has {ncol_local} columns"
+        )
     if m.kind == "perturb_input":
         spec = manifest.inputs[0]
         index = 0
         for v in spec.layout:
             if m.variable.startswith(v.name + "[") or m.variable == v.name:
-                level = int(m.variable[len(v.name) + 1:-1]) if "[" in m.variable else 0
+                level = int(m.variable[len(v.name) + 1 : -1]) if "[" in m.variable else 0
                 index = v.offset + level
         x = out[spec.name].reshape(ncol_local, -1)
         as_model = np.float32 if spec.dtype == "float32" else np.float64
@@ -128,9 +137,17 @@ def _mutate(inputs: dict, manifest: Manifest, m: Mutation, ncol_local: int) -> d
     return out
 
 
-def decomposed_run(comm, layer: str, path, options: dict, steps: list[dict], nranks: int,
-                   restart_after: int | None = None, mutation: Mutation | None = None,
-                   pass_comm: bool = False):
+def decomposed_run(
+    comm,
+    layer: str,
+    path,
+    options: dict,
+    steps: list[dict],
+    nranks: int,
+    restart_after: int | None = None,
+    mutation: Mutation | None = None,
+    pass_comm: bool = False,
+):
     """Run ``steps`` (global inputs per step) on the first ``nranks`` ranks of comm.
 
     With ``restart_after = s`` the model is freed after step s and a new one continues
@@ -144,9 +161,18 @@ def decomposed_run(comm, layer: str, path, options: dict, steps: list[dict], nra
     sent, outputs, states, error = [], [], {}, ""
     if rank < nranks:
         try:
-            sent, outputs, states = _run_block(layer, path, options, steps, manifest, counts,
-                                               rank, restart_after, mutation,
-                                               comm if pass_comm else None)
+            sent, outputs, states = _run_block(
+                layer,
+                path,
+                options,
+                steps,
+                manifest,
+                counts,
+                rank,
+                restart_after,
+                mutation,
+                comm if pass_comm else None,
+            )
         except Exception as e:  # reported by rank 0 after the gather, so no rank hangs
             error = f"rank {rank}: {type(e).__name__}: {e}"
     quiet_wait(comm)
@@ -157,11 +183,15 @@ def decomposed_run(comm, layer: str, path, options: dict, steps: list[dict], nra
     if errors:
         raise RuntimeError(errors[0])
     parts = gathered[:nranks]
-    out = {s.name: np.stack([np.concatenate([p[0][step][s.name] for p in parts])
-                             for step in range(len(steps))]) for s in manifest.outputs}
+    out = {
+        s.name: np.stack([np.concatenate([p[0][step][s.name] for p in parts]) for step in range(len(steps))])
+        for s in manifest.outputs
+    }
     st = {s.name: np.concatenate([p[1][s.name] for p in parts]) for s in manifest.states}
-    inputs = [{s.name: np.concatenate([p[3][step][s.name] for p in parts]) for s in manifest.inputs}
-              for step in range(len(steps))]
+    inputs = [
+        {s.name: np.concatenate([p[3][step][s.name] for p in parts]) for s in manifest.inputs}
+        for step in range(len(steps))
+    ]
     return out, st, counts, inputs
 
 
@@ -170,7 +200,7 @@ def _run_block(layer, path, options, steps, manifest, counts, rank, restart_afte
     outputs, sent = [], []
     model = open_model(layer, path, options, comm)
     for step, global_inputs in enumerate(steps):
-        local = {k: v[start:start + n] for k, v in global_inputs.items()}
+        local = {k: v[start : start + n] for k, v in global_inputs.items()}
         sent.append(local)
         if mutation is not None and mutation.rank == rank and mutation.kind != "drop_state":
             local = _mutate(local, manifest, mutation, n)
@@ -201,8 +231,9 @@ def python_reference(path, steps: list[dict], counts: list[int]):
     for global_inputs in steps:
         per_block = []
         for b, (start, n) in enumerate(blocks):
-            y, states[b] = fixtures.reference(path, {k: v[start:start + n] for k, v in
-                                                     global_inputs.items()}, states[b])
+            y, states[b] = fixtures.reference(
+                path, {k: v[start : start + n] for k, v in global_inputs.items()}, states[b]
+            )
             per_block.append(y)
         for s in manifest.outputs:
             outputs[s.name].append(np.concatenate([y[s.name] for y in per_block]))
@@ -212,6 +243,7 @@ def python_reference(path, steps: list[dict], counts: list[int]):
 
 # ---- comparisons ----
 
+
 def _differences(manifest: Manifest, ref, cand, counts, candidate: str = "") -> list[Difference]:
     """Outputs (all steps) and final recurrent states; ``candidate`` labels the run
     compared (e.g. "3 ranks") in the report."""
@@ -219,12 +251,30 @@ def _differences(manifest: Manifest, ref, cand, counts, candidate: str = "") -> 
     out = []
     for s in manifest.outputs:
         layout = [(v.name, v.offset, v.size) for v in s.layout] if len(s.shape) == 1 else None
-        out.append(compare(f"{label}output {s.name}", ref[0][s.name], cand[0][s.name],
-                           precision=s.dtype, counts=counts, layout=layout, column_axis=1,
-                           step_axis=0, name=s.name))
+        out.append(
+            compare(
+                f"{label}output {s.name}",
+                ref[0][s.name],
+                cand[0][s.name],
+                precision=s.dtype,
+                counts=counts,
+                layout=layout,
+                column_axis=1,
+                step_axis=0,
+                name=s.name,
+            )
+        )
     for s in manifest.states:
-        out.append(compare(f"{label}state {s.name}", ref[1][s.name], cand[1][s.name],
-                           precision=s.dtype, counts=counts, name=s.name))
+        out.append(
+            compare(
+                f"{label}state {s.name}",
+                ref[1][s.name],
+                cand[1][s.name],
+                precision=s.dtype,
+                counts=counts,
+                name=s.name,
+            )
+        )
     return out
 
 
@@ -255,8 +305,13 @@ def fixture_models(workdir: Path, comm) -> dict[str, Path]:
     """The v1 MLP (ClimSim v1 shapes, small hidden layers), multi-io and recurrent GRU
     fixtures, and the host rows' tame recurrent v1 model, written by rank 0 into workdir."""
     from hybridge.verify.host_model import make_host_model
-    paths = {"mlp_v1": workdir / "mlp_v1.pt", "multi_io": workdir / "multi_io.pt",
-             "recurrent": workdir / "recurrent.pt", "host_model": workdir / "host_model.pt"}
+
+    paths = {
+        "mlp_v1": workdir / "mlp_v1.pt",
+        "multi_io": workdir / "multi_io.pt",
+        "recurrent": workdir / "recurrent.pt",
+        "host_model": workdir / "host_model.pt",
+    }
     if comm.rank == 0:
         workdir.mkdir(parents=True, exist_ok=True)
         fixtures.make_mlp_v1(paths["mlp_v1"], hidden=(256, 256))
@@ -267,14 +322,19 @@ def fixture_models(workdir: Path, comm) -> dict[str, Path]:
     return paths
 
 
-def pyref_rows(comm, models: dict[str, Path], s: ApiSettings,
-               layers=("fortran", "host-driver", "c", "engine")):
+def pyref_rows(
+    comm, models: dict[str, Path], s: ApiSettings, layers=("fortran", "host-driver", "c", "engine")
+):
     """PYREF: each layer's outputs on every rank == torch.jit.load in Python, whole rank
     batches (chunk=0), one thread; recurrent models over s.nstep steps. The API layers run
     the three fixtures; the host-driver layer (physics_ml, one model per process) runs the
     host model's tame recurrent v1 emulator."""
-    plan = [(name, layer) for name in ("mlp_v1", "multi_io", "recurrent")
-            for layer in layers if layer != "host-driver"]
+    plan = [
+        (name, layer)
+        for name in ("mlp_v1", "multi_io", "recurrent")
+        for layer in layers
+        if layer != "host-driver"
+    ]
     if "host-driver" in layers:
         plan.append(("host_model", "host-driver"))
     rows = []
@@ -284,12 +344,14 @@ def pyref_rows(comm, models: dict[str, Path], s: ApiSettings,
         steps = _inputs(manifest, s.ncol, s.nstep if manifest.states else 1)
 
         def body(path=path, layer=layer, steps=steps, manifest=manifest):
-            cand = decomposed_run(comm, layer, path, {"threads": 1, "chunk": 0}, steps,
-                                  comm.size, mutation=s.mutation)
+            cand = decomposed_run(
+                comm, layer, path, {"threads": 1, "chunk": 0}, steps, comm.size, mutation=s.mutation
+            )
             if cand is None:
                 return None
             ref = python_reference(path, cand[3], cand[2])
             return _differences(manifest, ref, cand[:2], cand[2])
+
         rows.append(_timed(Row(f"PYREF {name} {layer}", str(comm.size), "1"), comm, body))
     return rows
 
@@ -303,16 +365,32 @@ def pem_rows(comm, models: dict[str, Path], s: ApiSettings, layer="fortran"):
         manifest = read_manifest(path)
         steps = _inputs(manifest, s.ncol, s.nstep if manifest.states else 1)
         for chunk in (s.chunk, 0):
+
             def body(path=path, chunk=chunk, steps=steps, manifest=manifest):
-                runs = [decomposed_run(comm, layer, path, {"threads": 1, "chunk": chunk}, steps, k,
-                                       mutation=s.mutation) for k in range(1, comm.size + 1)]
+                runs = [
+                    decomposed_run(
+                        comm, layer, path, {"threads": 1, "chunk": chunk}, steps, k, mutation=s.mutation
+                    )
+                    for k in range(1, comm.size + 1)
+                ]
                 if comm.rank != 0:
                     return None
-                return [d for k, cand in enumerate(runs[1:], start=2)
-                        for d in _differences(manifest, runs[0], cand[:2], cand[2], f"{k} ranks")]
+                return [
+                    d
+                    for k, cand in enumerate(runs[1:], start=2)
+                    for d in _differences(manifest, runs[0], cand[:2], cand[2], f"{k} ranks")
+                ]
+
             label = f"PEM {name} chunk={chunk}" if chunk else f"PEM {name} no chunk"
-            rows.append(_timed(Row(label, ",".join(str(k) for k in range(1, comm.size + 1)), "1",
-                                   expect_equal=chunk > 0), comm, body))
+            rows.append(
+                _timed(
+                    Row(
+                        label, ",".join(str(k) for k in range(1, comm.size + 1)), "1", expect_equal=chunk > 0
+                    ),
+                    comm,
+                    body,
+                )
+            )
     return rows
 
 
@@ -324,16 +402,26 @@ def pet_rows(comm, models: dict[str, Path], s: ApiSettings, layer="fortran"):
     manifest = read_manifest(path)
     steps = _inputs(manifest, s.ncol, 1)
     for chunk in (s.chunk, 0):
+
         def body(chunk=chunk):
-            runs = [decomposed_run(comm, layer, path, {"threads": t, "chunk": chunk}, steps,
-                                   comm.size, mutation=s.mutation) for t in s.threads]
+            runs = [
+                decomposed_run(
+                    comm, layer, path, {"threads": t, "chunk": chunk}, steps, comm.size, mutation=s.mutation
+                )
+                for t in s.threads
+            ]
             if comm.rank != 0:
                 return None
-            return _differences(manifest, runs[0], runs[1][:2], runs[1][2],
-                                f"{s.threads[1]} threads")
+            return _differences(manifest, runs[0], runs[1][:2], runs[1][2], f"{s.threads[1]} threads")
+
         label = f"PET mlp_v1 chunk={chunk}" if chunk else "PET mlp_v1 no chunk"
-        rows.append(_timed(Row(label, str(comm.size), f"{s.threads[0]} vs {s.threads[1]}",
-                               expect_equal=chunk > 0), comm, body))
+        rows.append(
+            _timed(
+                Row(label, str(comm.size), f"{s.threads[0]} vs {s.threads[1]}", expect_equal=chunk > 0),
+                comm,
+                body,
+            )
+        )
     return rows
 
 
@@ -348,11 +436,13 @@ def ers_rows(comm, models: dict[str, Path], s: ApiSettings, layer="fortran"):
     def body():
         options = {"threads": 1, "chunk": s.chunk}
         straight = decomposed_run(comm, layer, path, options, steps, comm.size)
-        split = decomposed_run(comm, layer, path, options, steps, comm.size,
-                               restart_after=nstep // 2 - 1, mutation=s.mutation)
+        split = decomposed_run(
+            comm, layer, path, options, steps, comm.size, restart_after=nstep // 2 - 1, mutation=s.mutation
+        )
         if comm.rank != 0:
             return None
         return _differences(manifest, straight, split[:2], split[2])
+
     return [_timed(Row(f"ERS recurrent {layer}", str(comm.size), "1"), comm, body)]
 
 
@@ -365,10 +455,21 @@ def node_rows(comm, models: dict[str, Path], s: ApiSettings):
     steps = _inputs(manifest, s.ncol, 1)
 
     def body():
-        runs = [decomposed_run(comm, "c", path, {"threads": 1, "chunk": s.chunk, "batching": b},
-                               steps, comm.size, mutation=s.mutation, pass_comm=True)
-                for b in ("rank", "node")]
+        runs = [
+            decomposed_run(
+                comm,
+                "c",
+                path,
+                {"threads": 1, "chunk": s.chunk, "batching": b},
+                steps,
+                comm.size,
+                mutation=s.mutation,
+                pass_comm=True,
+            )
+            for b in ("rank", "node")
+        ]
         if comm.rank != 0:
             return None
         return _differences(manifest, runs[0], runs[1][:2], runs[1][2])
+
     return [_timed(row, comm, body)]

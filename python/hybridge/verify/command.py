@@ -6,6 +6,7 @@
 The work happens in ``mpirun -n RANKS python -m hybridge.verify ...`` (same options);
 this command only builds that command line, so both entry points behave the same.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,8 +18,12 @@ from hybridge.verify.__main__ import add_arguments as _matrix_arguments
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--ranks", type=int, default=4,
-                   help="MPI ranks of the harness (PYREF, PEM, PET, ERS through the API); default 4")
+    p.add_argument(
+        "--ranks",
+        type=int,
+        default=4,
+        help="MPI ranks of the harness (PYREF, PEM, PET, ERS through the API); default 4",
+    )
     _matrix_arguments(p)
 
 
@@ -44,13 +49,25 @@ def _forwarded(args) -> list[str]:
 
 
 def mpirun_command(nranks: int, matrix_args: list[str]) -> list[str]:
-    return ["mpirun", "-n", str(nranks), "--oversubscribe", sys.executable, "-m",
-            "hybridge.verify", *matrix_args]
+    return [
+        "mpirun",
+        "-n",
+        str(nranks),
+        "--oversubscribe",
+        sys.executable,
+        "-m",
+        "hybridge.verify",
+        *matrix_args,
+    ]
 
 
 def run(args) -> int:
     if args.ranks < 1:
         raise ValueError(f"--ranks {args.ranks}: need at least one rank")
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMPI_MCA_rmaps_base_oversubscribe="1")
+    env = dict(
+        os.environ,
+        OMPI_ALLOW_RUN_AS_ROOT="1",
+        OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+        OMPI_MCA_rmaps_base_oversubscribe="1",
+    )
     return subprocess.run(mpirun_command(args.ranks, _forwarded(args)), env=env).returncode

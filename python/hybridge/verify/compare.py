@@ -7,6 +7,7 @@ model computes in, and the first column that differs: its rank and column on tha
 the decomposition under test, and the variable (from the manifest layout, e.g.
 ``ptend_t[12]``, the 13th level counted from the model top).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,15 +19,16 @@ import numpy as np
 @dataclass
 class Difference:
     """How a tensor (or a netCDF variable) of the candidate differs from the reference."""
+
     tensor: str
     max_abs_diff: float = 0.0
     max_ulps: int = 0
     n_different: int = 0
-    rank: int | None = None          # rank owning the first differing column
+    rank: int | None = None  # rank owning the first differing column
     local_column: int | None = None  # its index on that rank (0-based)
-    column: int | None = None        # its global index (0-based)
-    variable: str | None = None      # variable of the first differing value
-    step: int | None = None          # time step (0-based) for results over several steps
+    column: int | None = None  # its global index (0-based)
+    variable: str | None = None  # variable of the first differing value
+    step: int | None = None  # time step (0-based) for results over several steps
 
     @property
     def equal(self) -> bool:
@@ -79,11 +81,18 @@ def variable_at(index: int, layout: Sequence[tuple[str, int, int]] | None, tenso
     return f"{tensor}[{index}]"
 
 
-def compare(tensor: str, reference: np.ndarray, candidate: np.ndarray, *,
-            precision: str = "float64", counts: Sequence[int] | None = None,
-            layout: Sequence[tuple[str, int, int]] | None = None,
-            column_axis: int = 0, step_axis: int | None = None,
-            name: str | None = None) -> Difference:
+def compare(
+    tensor: str,
+    reference: np.ndarray,
+    candidate: np.ndarray,
+    *,
+    precision: str = "float64",
+    counts: Sequence[int] | None = None,
+    layout: Sequence[tuple[str, int, int]] | None = None,
+    column_axis: int = 0,
+    step_axis: int | None = None,
+    name: str | None = None,
+) -> Difference:
     """Compare two arrays byte for byte.
 
     ``column_axis`` is the axis of the (global) columns; ``step_axis`` an optional time
@@ -94,8 +103,10 @@ def compare(tensor: str, reference: np.ndarray, candidate: np.ndarray, *,
     reference = np.asarray(reference)
     candidate = np.asarray(candidate)
     if reference.shape != candidate.shape or reference.dtype != candidate.dtype:
-        raise ValueError(f"{tensor}: cannot compare {reference.dtype}{list(reference.shape)} "
-                         f"with {candidate.dtype}{list(candidate.shape)}")
+        raise ValueError(
+            f"{tensor}: cannot compare {reference.dtype}{list(reference.shape)} "
+            f"with {candidate.dtype}{list(candidate.shape)}"
+        )
     d = Difference(tensor)
     if reference.tobytes() == candidate.tobytes():
         return d
@@ -127,8 +138,9 @@ def compare(tensor: str, reference: np.ndarray, candidate: np.ndarray, *,
     return d
 
 
-def compare_all(reference: Mapping[str, np.ndarray], candidate: Mapping[str, np.ndarray],
-                **kwargs) -> list[Difference]:
+def compare_all(
+    reference: Mapping[str, np.ndarray], candidate: Mapping[str, np.ndarray], **kwargs
+) -> list[Difference]:
     """:func:`compare` for every tensor of ``reference``; a tensor missing from the
     candidate is an error naming it. ``layouts`` and ``precisions`` (dicts by tensor)
     give per-tensor ``layout`` and ``precision``."""
@@ -137,6 +149,14 @@ def compare_all(reference: Mapping[str, np.ndarray], candidate: Mapping[str, np.
     missing = sorted(set(reference) - set(candidate))
     if missing:
         raise KeyError(f"candidate lacks {', '.join(missing)}")
-    return [compare(name, reference[name], candidate[name], layout=layouts.get(name),
-                    precision=precisions.get(name, "float64"), **kwargs)
-            for name in reference]
+    return [
+        compare(
+            name,
+            reference[name],
+            candidate[name],
+            layout=layouts.get(name),
+            precision=precisions.get(name, "float64"),
+            **kwargs,
+        )
+        for name in reference
+    ]

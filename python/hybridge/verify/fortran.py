@@ -9,6 +9,7 @@ API (``hyb_load``, ``hyb_bind_input``, ``hyb_bind_output``, ``hyb_run``, ``hyb_g
 ``libhybridge.so`` of the build folder into ``<build>/verify/f90wrap/<name>`` (again when
 a source or the library is newer), with the kind map NumPy 2 needs (real64 -> double).
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -33,23 +34,38 @@ _HOST = _REPO / "fortran" / "host"
 
 @dataclass(frozen=True)
 class Wrapper:
-    module: str               # Python module f90wrap writes
+    module: str  # Python module f90wrap writes
     sources: tuple[Path, ...]  # compiled in this order (module dependencies first)
-    wrapped: Path             # the one file f90wrap reads
-    compiler: str             # gfortran, or mpif90 for sources that use MPI
-    mpi: bool = False         # link the MPI Fortran libraries
+    wrapped: Path  # the one file f90wrap reads
+    compiler: str  # gfortran, or mpif90 for sources that use MPI
+    mpi: bool = False  # link the MPI Fortran libraries
 
 
 WRAPPERS = {
-    "api": Wrapper("hybridge_verify_fortran",
-                   (_SHIMS / "verify_store.f90", _SHIMS / "verify_api.f90"),
-                   _SHIMS / "verify_api.f90", "gfortran"),
-    "host": Wrapper("hybridge_verify_host",
-                    tuple(_HOST / f"{m}.f90" for m in ("host_constants", "host_calendar",
-                                                       "host_namelist", "physics_types",
-                                                       "host_abort", "physics_ml"))
-                    + (_SHIMS / "verify_host.f90",),
-                    _SHIMS / "verify_host.f90", "mpif90", mpi=True),
+    "api": Wrapper(
+        "hybridge_verify_fortran",
+        (_SHIMS / "verify_store.f90", _SHIMS / "verify_api.f90"),
+        _SHIMS / "verify_api.f90",
+        "gfortran",
+    ),
+    "host": Wrapper(
+        "hybridge_verify_host",
+        tuple(
+            _HOST / f"{m}.f90"
+            for m in (
+                "host_constants",
+                "host_calendar",
+                "host_namelist",
+                "physics_types",
+                "host_abort",
+                "physics_ml",
+            )
+        )
+        + (_SHIMS / "verify_host.f90",),
+        _SHIMS / "verify_host.f90",
+        "mpif90",
+        mpi=True,
+    ),
 }
 
 # f90wrap 0.3 maps kinds through this table; without it real(real64) arrays are taken as
@@ -74,17 +90,26 @@ def _stale(w: Wrapper, outdir: Path) -> bool:
 
 def _run(cmd: list, cwd: Path, log: Path) -> str:
     # f2py builds with meson, installed next to this Python: put its folder on PATH.
-    env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent),
-                                                 os.environ.get("PATH", "")]))
+    env = dict(
+        os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    )
     with open(log, "a") as f:
         f.write("$ " + " ".join(str(c) for c in cmd) + "\n")
         f.flush()
-        proc = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.run(
+            [str(c) for c in cmd],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         f.write(proc.stdout)
     if proc.returncode != 0:
-        raise RuntimeError(f"building the f90wrap wrapper failed in step '{Path(cmd[0]).name}' "
-                           f"(exit {proc.returncode}); see {log}")
+        raise RuntimeError(
+            f"building the f90wrap wrapper failed in step '{Path(cmd[0]).name}' "
+            f"(exit {proc.returncode}); see {log}"
+        )
     return proc.stdout
 
 
@@ -110,8 +135,9 @@ def build_wrapper(name: str, force: bool = False) -> Path:
         raise FileNotFoundError(f"f90wrap wrapper '{name}': sources missing: {', '.join(missing)}")
     modules = build_dir() / "modules"
     if not (modules / "hybridge.mod").exists():
-        raise FileNotFoundError(f"{modules / 'hybridge.mod'} not found: build hybridge first "
-                                "(make build) or set HYBRIDGE_BUILD")
+        raise FileNotFoundError(
+            f"{modules / 'hybridge.mod'} not found: build hybridge first (make build) or set HYBRIDGE_BUILD"
+        )
     lib = library_path()
     bindir = Path(sys.executable).parent
     tmp = outdir.with_name(outdir.name + ".tmp")
@@ -122,13 +148,43 @@ def build_wrapper(name: str, force: bool = False) -> Path:
     objects = []
     for src in w.sources:
         obj = tmp / (src.stem + ".o")
-        _run([w.compiler, "-O2", "-fPIC", "-ffree-line-length-none", "-c", src, "-o", obj,
-              "-I", modules, "-J", tmp], tmp, log)
+        _run(
+            [
+                w.compiler,
+                "-O2",
+                "-fPIC",
+                "-ffree-line-length-none",
+                "-c",
+                src,
+                "-o",
+                obj,
+                "-I",
+                modules,
+                "-J",
+                tmp,
+            ],
+            tmp,
+            log,
+        )
         objects.append(obj)
     _run([bindir / "f90wrap", "-m", w.module, "-k", "kind_map", w.wrapped], tmp, log)
-    _run([bindir / "f2py-f90wrap", "-c", "-m", f"_{w.module}", f"f90wrap_{w.wrapped.stem}.f90",
-          *objects, f"-I{tmp}", f"-I{modules}", f"-L{lib.parent}", "-lhybridge",
-          *(_mpi_link_flags() if w.mpi else [])], tmp, log)
+    _run(
+        [
+            bindir / "f2py-f90wrap",
+            "-c",
+            "-m",
+            f"_{w.module}",
+            f"f90wrap_{w.wrapped.stem}.f90",
+            *objects,
+            f"-I{tmp}",
+            f"-I{modules}",
+            f"-L{lib.parent}",
+            "-lhybridge",
+            *(_mpi_link_flags() if w.mpi else []),
+        ],
+        tmp,
+        log,
+    )
     shutil.rmtree(outdir, ignore_errors=True)
     os.replace(tmp, outdir)
     return outdir
@@ -221,8 +277,10 @@ class HostDriverModel:
 
     def __init__(self, path, options: Mapping[str, object] | None = None):
         if HostDriverModel._used:
-            raise RuntimeError("physics_ml holds one emulator per process; the host-driver "
-                               "layer can be opened once per harness process")
+            raise RuntimeError(
+                "physics_ml holds one emulator per process; the host-driver "
+                "layer can be opened once per harness process"
+            )
         HostDriverModel._used = True
         self._host = import_wrapper("host")
         self._path = os.fspath(path)
@@ -237,8 +295,9 @@ class HostDriverModel:
         x = np.asarray(inputs["x"], dtype=np.float64)
         ncol = x.shape[0]
         if self._ncol is None:
-            self._host.vh_ml_init(self._path, int(self._options.get("chunk", 0)),
-                                  int(self._options.get("threads", 1)), ncol)
+            self._host.vh_ml_init(
+                self._path, int(self._options.get("chunk", 0)), int(self._options.get("threads", 1)), ncol
+            )
             self._ncol = ncol
         t = np.asfortranarray(x[:, :60].T)
         q = np.asfortranarray(x[:, 60:120].T)
@@ -247,8 +306,9 @@ class HostDriverModel:
         ptend_q = np.zeros((60, ncol), order="F")
         cam_out = np.zeros((8, ncol), order="F")
         col_ok = np.zeros(ncol, dtype=np.int32)
-        ok, errmsg = self._host.vh_ml_physics(t, q, ps, solin, lhflx, shflx, ptend_t, ptend_q,
-                                              cam_out, col_ok)
+        ok, errmsg = self._host.vh_ml_physics(
+            t, q, ps, solin, lhflx, shflx, ptend_t, ptend_q, cam_out, col_ok
+        )
         if not ok:
             raise FortranError(1, _text(errmsg))
         return {"y": np.concatenate([ptend_t.T, ptend_q.T, cam_out.T], axis=1)}
@@ -264,7 +324,7 @@ class HostDriverModel:
         for other, shape in self._states.items():
             size = int(np.prod(shape))
             if other == name:
-                return np.ascontiguousarray(buf[offset:offset + size].T).reshape(ncol, *shape)
+                return np.ascontiguousarray(buf[offset : offset + size].T).reshape(ncol, *shape)
             offset += size
         raise KeyError(f"the model has no recurrent state '{name}'")
 
@@ -278,7 +338,7 @@ class HostDriverModel:
         for other, shape in self._states.items():
             size = int(np.prod(shape))
             if other == name:
-                buf[offset:offset + size] = value.reshape(ncol, size).T
+                buf[offset : offset + size] = value.reshape(ncol, size).T
                 self._host.vh_ml_set_state(buf)
                 return
             offset += size

@@ -8,6 +8,7 @@ and feeds back into ``ptend_t``, so a restart that lost ``h`` changes the result
 small linear layer runs on every column, so the results also depend on matrix-product
 kernels (and may depend on batch shape and thread count, which is what PEM/PET check).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,11 +17,17 @@ import numpy as np
 import torch
 
 from hybridge.manifest import Manifest, TensorSpec, layout_from_sizes, save_model
-from hybridge.testing.models import (V1_INPUT_LAYOUT, V1_NINPUT, V1_OUTPUT_LAYOUT, NLEV,
-                                     _torchscript, v1_normalization)
+from hybridge.testing.models import (
+    V1_INPUT_LAYOUT,
+    V1_NINPUT,
+    V1_OUTPUT_LAYOUT,
+    NLEV,
+    _torchscript,
+    v1_normalization,
+)
 
-TAU_RELAX_S = 10 * 86400.0   # relaxation time of temperature, s
-NETSW_FRACTION = 0.6         # net surface shortwave / insolation
+TAU_RELAX_S = 10 * 86400.0  # relaxation time of temperature, s
+NETSW_FRACTION = 0.6  # net surface shortwave / insolation
 
 
 class _RelaxRecurrent(torch.nn.Module):
@@ -38,15 +45,30 @@ class _RelaxRecurrent(torch.nn.Module):
     def forward(self, x: torch.Tensor, h: torch.Tensor):
         n = self.nlev
         t = x[:, :n]
-        solin = x[:, 2 * n + 1:2 * n + 2]
-        h_new = 0.95 * h + 0.05 * (solin / 1361.0).unsqueeze(0)             # h: [2, ncol, 4]
+        solin = x[:, 2 * n + 1 : 2 * n + 2]
+        h_new = 0.95 * h + 0.05 * (solin / 1361.0).unsqueeze(0)  # h: [2, ncol, 4]
         x_norm = (x - self.input_mean) / self.input_range
-        ptend_t = (-(t - self.t_ref) / 864000.0 + 1e-7 * torch.tanh(self.mix(x_norm))
-                   + 1e-6 * (h_new[0, :, :1] - 0.5 * h_new[1, :, 1:2]))
+        ptend_t = (
+            -(t - self.t_ref) / 864000.0
+            + 1e-7 * torch.tanh(self.mix(x_norm))
+            + 1e-6 * (h_new[0, :, :1] - 0.5 * h_new[1, :, 1:2])
+        )
         zero = torch.zeros_like(solin)
-        y = torch.cat([ptend_t, torch.zeros_like(t), 0.6 * solin,
-                       0.8 * 5.67e-8 * t[:, n - 1:n] ** 4, zero, torch.full_like(solin, 3.0e-8),
-                       0.2 * solin, 0.2 * solin, 0.1 * solin, 0.1 * solin], dim=1)
+        y = torch.cat(
+            [
+                ptend_t,
+                torch.zeros_like(t),
+                0.6 * solin,
+                0.8 * 5.67e-8 * t[:, n - 1 : n] ** 4,
+                zero,
+                torch.full_like(solin, 3.0e-8),
+                0.2 * solin,
+                0.2 * solin,
+                0.1 * solin,
+                0.1 * solin,
+            ],
+            dim=1,
+        )
         return y, h_new
 
 
@@ -55,15 +77,18 @@ def make_host_model(path: Path) -> Path:
     stats = v1_normalization()
     t_ref_k = stats["input_mean"][:NLEV]
     with _torchscript():
-        module = torch.jit.script(_RelaxRecurrent(t_ref_k, stats["input_mean"],
-                                                  stats["input_range"]).eval())
+        module = torch.jit.script(_RelaxRecurrent(t_ref_k, stats["input_mean"], stats["input_range"]).eval())
     manifest = Manifest(
         name="verify_relax_recurrent",
         inputs=[TensorSpec("x", [V1_NINPUT], layout=layout_from_sizes(V1_INPUT_LAYOUT))],
-        outputs=[TensorSpec("y", [sum(n for _, n, _ in V1_OUTPUT_LAYOUT)],
-                            layout=layout_from_sizes(V1_OUTPUT_LAYOUT))],
+        outputs=[
+            TensorSpec(
+                "y", [sum(n for _, n, _ in V1_OUTPUT_LAYOUT)], layout=layout_from_sizes(V1_OUTPUT_LAYOUT)
+            )
+        ],
         states=[TensorSpec("h", [2, 4], batch_axis=1)],
-        provenance={"made_by": "hybridge.verify.host_model.make_host_model"})
+        provenance={"made_by": "hybridge.verify.host_model.make_host_model"},
+    )
     with _torchscript():
         save_model(module, manifest, path)
     return Path(path)

@@ -6,6 +6,7 @@ The host runs are launched with ``mpirun`` by rank 0 of the harness (with the ha
 own MPI environment removed, so the host gets a fresh MPI job); the other harness ranks
 sleep meanwhile.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,10 +40,14 @@ class HostSettings:
 
 
 def _env() -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("OMPI_", "PMIX_", "PRTE_", "OPAL_", "HYDRA_"))}
-    env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMPI_MCA_rmaps_base_oversubscribe="1")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OMPI_", "PMIX_", "PRTE_", "OPAL_", "HYDRA_"))
+    }
+    env.update(
+        OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_rmaps_base_oversubscribe="1"
+    )
     return env
 
 
@@ -62,21 +67,34 @@ def run_host(s: HostSettings, name: str, nranks: int, continue_run: bool = False
     if not continue_run:
         shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True, exist_ok=True)
-    base = dict(physics_mode="ml", model_path=str(s.model), ml_chunk=s.chunk, num_threads=1,
-                stop_option="nsteps", stop_n=s.steps, mli_interval_steps=1,
-                history_interval_steps=s.steps, log_interval_steps=s.steps, output_dir="out")
+    base = dict(
+        physics_mode="ml",
+        model_path=str(s.model),
+        ml_chunk=s.chunk,
+        num_threads=1,
+        stop_option="nsteps",
+        stop_n=s.steps,
+        mli_interval_steps=1,
+        history_interval_steps=s.steps,
+        log_interval_steps=s.steps,
+        output_dir="out",
+    )
     base.update(keys)
     _namelist(run_dir / "atm_in", base)
     cmd = ["mpirun", "-n", str(nranks), "--oversubscribe", str(s.exe), "atm_in"]
-    proc = subprocess.run(cmd, cwd=run_dir, env=_env(), capture_output=True, text=True,
-                          timeout=s.timeout_s)
+    proc = subprocess.run(cmd, cwd=run_dir, env=_env(), capture_output=True, text=True, timeout=s.timeout_s)
     (run_dir / "host.log").write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0:
         # The host's own message, not mpirun's epilogue about the exit code.
-        said = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "error" in ln.lower()
-                and ln.startswith("hybridge-host")]
-        raise RuntimeError(f"{' '.join(cmd)} in {run_dir} failed ({proc.returncode}): " +
-                           (said[0] if said else proc.stderr.strip()[-400:]))
+        said = [
+            ln
+            for ln in (proc.stdout + proc.stderr).splitlines()
+            if "error" in ln.lower() and ln.startswith("hybridge-host")
+        ]
+        raise RuntimeError(
+            f"{' '.join(cmd)} in {run_dir} failed ({proc.returncode}): "
+            + (said[0] if said else proc.stderr.strip()[-400:])
+        )
     return run_dir / "out"
 
 
@@ -100,8 +118,7 @@ def without_ml_state(restart: Path) -> Path:
     return out
 
 
-def compare_runs(reference: Path, candidate: Path, candidate_ranks: int,
-                 label: str = "") -> list[Difference]:
+def compare_runs(reference: Path, candidate: Path, candidate_ranks: int, label: str = "") -> list[Difference]:
     """Every netCDF file of the reference run against the same file of the candidate
     (``label`` names the candidate in the report, e.g. "3 ranks")."""
     files = sorted(p.relative_to(reference) for p in reference.rglob("*.nc"))
@@ -121,8 +138,7 @@ def compare_runs(reference: Path, candidate: Path, candidate_ranks: int,
                 if "ncol" in va.dimensions:
                     axis = va.dimensions.index("ncol")
                     n = int(np.prod(xa.shape)) // xa.shape[axis]
-                    out.append(compare(tensor, xa, xb, counts=counts, column_axis=axis,
-                                       layout=[(var, 0, n)]))
+                    out.append(compare(tensor, xa, xb, counts=counts, column_axis=axis, layout=[(var, 0, n)]))
                 else:
                     d = compare(tensor, xa.reshape(1, -1), xb.reshape(1, -1), layout=[(var, 0, xa.size)])
                     d.column = None
@@ -148,33 +164,45 @@ def host_rows(comm, s: HostSettings, tests=("REP", "ERS", "PEM", "PET")) -> list
         if not restart:
             raise RuntimeError("the stopped run wrote no restart file")
         restart_file = without_ml_state(restart[-1]) if s.drop_restart_state else restart[-1]
-        split = run_host(s, "ers_split", two, continue_run=True, stop_n=s.steps - half,
-                         restart_file=str(restart_file))
+        split = run_host(
+            s, "ers_split", two, continue_run=True, stop_n=s.steps - half, restart_file=str(restart_file)
+        )
         return compare_runs(straight, split, two)
 
     def pem(chunk):
         def body():
             ref = run_host(s, f"pem{chunk}_n{s.ranks[0]}", s.ranks[0], ml_chunk=chunk)
-            return [d for n in s.ranks[1:]
-                    for d in compare_runs(ref, run_host(s, f"pem{chunk}_n{n}", n, ml_chunk=chunk), n,
-                                          f"{n} ranks")]
+            return [
+                d
+                for n in s.ranks[1:]
+                for d in compare_runs(
+                    ref, run_host(s, f"pem{chunk}_n{n}", n, ml_chunk=chunk), n, f"{n} ranks"
+                )
+            ]
+
         return body
 
     def pet(chunk):
         def body():
             t0, t1 = s.threads
             ref = run_host(s, f"pet{chunk}_t{t0}", two, num_threads=t0, ml_chunk=chunk)
-            return compare_runs(ref, run_host(s, f"pet{chunk}_t{t1}", two, num_threads=t1,
-                                              ml_chunk=chunk), two, f"{t1} threads")
+            return compare_runs(
+                ref,
+                run_host(s, f"pet{chunk}_t{t1}", two, num_threads=t1, ml_chunk=chunk),
+                two,
+                f"{t1} threads",
+            )
+
         return body
 
-    plan = [(Row("REP host", str(two), "1"), rep),
-            (Row("ERS host recurrent", str(two), "1"), ers),
-            (Row(f"PEM host chunk={s.chunk}", ",".join(map(str, s.ranks)), "1"), pem(s.chunk)),
-            (Row("PEM host no chunk", ",".join(map(str, s.ranks)), "1", expect_equal=False), pem(0)),
-            (Row(f"PET host chunk={s.chunk}", str(two), f"{s.threads[0]} vs {s.threads[1]}"), pet(s.chunk)),
-            (Row("PET host no chunk", str(two), f"{s.threads[0]} vs {s.threads[1]}",
-                 expect_equal=False), pet(0))]
+    plan = [
+        (Row("REP host", str(two), "1"), rep),
+        (Row("ERS host recurrent", str(two), "1"), ers),
+        (Row(f"PEM host chunk={s.chunk}", ",".join(map(str, s.ranks)), "1"), pem(s.chunk)),
+        (Row("PEM host no chunk", ",".join(map(str, s.ranks)), "1", expect_equal=False), pem(0)),
+        (Row(f"PET host chunk={s.chunk}", str(two), f"{s.threads[0]} vs {s.threads[1]}"), pet(s.chunk)),
+        (Row("PET host no chunk", str(two), f"{s.threads[0]} vs {s.threads[1]}", expect_equal=False), pet(0)),
+    ]
     for row, body in plan:
         if row.test.split()[0] not in tests:
             continue

@@ -5,6 +5,7 @@ netCDF variable compared byte for byte (:mod:`hybridge.verify.compare`). Rows wh
 ``expect_equal`` is False are measurements (e.g. PEM without reproducible batching): they
 report the difference and never fail the run.
 """
+
 from __future__ import annotations
 
 import math
@@ -57,24 +58,47 @@ class Row:
 
     def to_dict(self) -> dict:
         first = self.first_difference()
-        return {"test": self.test, "ranks": self.ranks, "threads": self.threads,
-                "verdict": self.verdict, "max_abs_diff": self.max_abs_diff,
-                "max_ulps": self.max_ulps, "seconds": round(self.seconds, 2),
-                "skipped": self.skipped, "error": self.error,
-                "first_difference": None if first is None else {
-                    "tensor": first.tensor, "rank": first.rank, "local_column": first.local_column,
-                    "column": first.column, "variable": first.variable, "step": first.step,
-                    "n_different": first.n_different, "where": first.where()}}
+        return {
+            "test": self.test,
+            "ranks": self.ranks,
+            "threads": self.threads,
+            "verdict": self.verdict,
+            "max_abs_diff": self.max_abs_diff,
+            "max_ulps": self.max_ulps,
+            "seconds": round(self.seconds, 2),
+            "skipped": self.skipped,
+            "error": self.error,
+            "first_difference": None
+            if first is None
+            else {
+                "tensor": first.tensor,
+                "rank": first.rank,
+                "local_column": first.local_column,
+                "column": first.column,
+                "variable": first.variable,
+                "step": first.step,
+                "n_different": first.n_different,
+                "where": first.where(),
+            },
+        }
 
 
 def format_table(rows: list[Row]) -> str:
     """The matrix as a text table, then one line per failing or measured row saying where
     the first difference is, and why a row was skipped."""
     header = ("test", "ranks", "threads", "max abs diff", "max ulps", "verdict", "time [s]")
-    cells = [header] + [(r.test, r.ranks, r.threads,
-                         "-" if r.skipped or r.error else f"{r.max_abs_diff:.3e}",
-                         "-" if r.skipped or r.error else str(r.max_ulps),
-                         r.verdict, f"{r.seconds:.1f}") for r in rows]
+    cells = [header] + [
+        (
+            r.test,
+            r.ranks,
+            r.threads,
+            "-" if r.skipped or r.error else f"{r.max_abs_diff:.3e}",
+            "-" if r.skipped or r.error else str(r.max_ulps),
+            r.verdict,
+            f"{r.seconds:.1f}",
+        )
+        for r in rows
+    ]
     widths = [max(len(c[i]) for c in cells) for i in range(len(header))]
     lines = ["  ".join(c[i].ljust(widths[i]) for i in range(len(header))).rstrip() for c in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -86,6 +110,7 @@ def format_table(rows: list[Row]) -> str:
         elif r.skipped:
             notes.append(f"{r.test}: skipped: {r.skipped}")
         elif first is not None:
-            notes.append(f"{r.test} [{r.ranks} ranks, {r.threads} threads]: first difference: "
-                         f"{first.where()}")
+            notes.append(
+                f"{r.test} [{r.ranks} ranks, {r.threads} threads]: first difference: {first.where()}"
+            )
     return "\n".join(lines + ([""] + notes if notes else []))
