@@ -12,10 +12,10 @@ export HYBRIDGE_PREFIX := $(PREFIX)
 # One build, the same one `pip install .` does (scikit-build-core, pyproject.toml), kept in
 # ./build with the tests and benchmarks on; the package is installed editable in .venv.
 export SKBUILD_BUILD_DIR := $(CURDIR)/$(BUILD)
-export SKBUILD_CMAKE_DEFINE := HYBRIDGE_BUILD_TESTS=ON;HYBRIDGE_BUILD_BENCH=ON;HYBRIDGE_BUILD_PYTHON=ON
+export SKBUILD_CMAKE_DEFINE := HYBRIDGE_BUILD_TESTS=ON;HYBRIDGE_BUILD_BENCH=ON;HYBRIDGE_BUILD_PYTHON=ON;HYBRIDGE_WARNINGS_AS_ERRORS=ON
 export CMAKE_BUILD_PARALLEL_LEVEL := $(JOBS)
 
-.PHONY: all deps build test demo bench clean
+.PHONY: all deps build test lint format docs demo bench clean
 all: build
 
 deps:
@@ -28,6 +28,17 @@ build: deps
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j 2
 	$(PY) -m pytest -q tests
+
+# Formatters (check mode) and linters; `make format` applies the formatters and safe fixes.
+lint: build
+	bash scripts/lint.sh
+
+format: deps
+	bash scripts/lint.sh --fix
+
+# The API reference (FORD, Doxygen, pdoc) into docs/_build; fails on undocumented public API.
+docs: build
+	bash scripts/docs.sh
 
 demo: build
 	bash scripts/demo.sh

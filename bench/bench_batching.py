@@ -6,8 +6,9 @@ against a matmul peak, and memory over 100,000 calls. Prints four markdown table
 1. rank vs node batching, 1, 2 and 4 MPI ranks (mpirun): the 384 ClimSim columns split
    over the ranks, the v1 MLP (4 x 512) with chunk=96, timed over a number of steps; one
    intra-op thread per rank with rank batching, as many as the node has ranks (at most
-   the cores) on the owner with node batching (the other ranks wait in MPI); throughput in columns per second of the whole node, and the
-   resident memory (VmRSS) per rank after the runs, owner and other ranks apart.
+   the cores) on the owner with node batching (the other ranks wait in MPI); throughput in
+   columns per second of the whole node, and the resident memory (VmRSS) per rank after the
+   runs, owner and other ranks apart.
 2. FLOP rate of the v1 MLP forward (2 * ncol * sum of in*out over the Linear layers, the
    multiply-adds; bias and activations left out) through hybridge at 384 columns, against
    the rate of a float32 matmul with the same shapes as the largest layer
@@ -196,6 +197,7 @@ def best_seconds(fn, repeats: int) -> float:
 
 def flop_table(model: Path) -> str:
     import torch
+
     from hybridge.core import Model
     from hybridge.manifest import read_manifest
     from hybridge.testing import models
@@ -220,9 +222,9 @@ def flop_table(model: Path) -> str:
 
             mlp = 10 * per_column * NCOL / best_seconds(forward, 5) / 1e9
         a, b = torch.randn(NCOL, 512), torch.randn(512, 512)
-        layer = 10 * 2 * NCOL * 512 * 512 / best_seconds(lambda: [a @ b for _ in range(10)], 5) / 1e9
+        layer = 10 * 2 * NCOL * 512 * 512 / best_seconds(lambda a=a, b=b: [a @ b for _ in range(10)], 5) / 1e9
         big_a, big_b = torch.randn(2048, 2048), torch.randn(2048, 2048)
-        big = 2 * 2048**3 / best_seconds(lambda: big_a @ big_b, 6) / 1e9
+        big = 2 * 2048**3 / best_seconds(lambda a=big_a, b=big_b: a @ b, 6) / 1e9
         peak = max(layer, big)  # best of the two: on a shared machine either may be slowed
         out.append(f"| {threads} | {mlp:.1f} | {layer:.1f} | {big:.1f} | {mlp / peak:.0%} |")
     return "\n".join(out)

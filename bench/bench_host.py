@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     model = out / "mlp_v1_4x512.pt"
     make_mlp_v1(model)
-    common = dict(mli_interval_steps=0, history_interval_steps=0, output_dir="output")
+    common = {"mli_interval_steps": 0, "history_interval_steps": 0, "output_dir": "output"}
     rows = []
     for nranks in args.ranks:
         conv = steps_per_second(

@@ -34,7 +34,7 @@ def main() -> None:
     p.add_argument("output_dir", type=Path)
     args = p.parse_args()
 
-    ninput, noutput, batches = read_plan(args.plan)
+    ninput, _noutput, batches = read_plan(args.plan)
     max_ncol = max(ncol for ncol, _, _ in batches)
     x_all = np.fromfile(args.input, dtype="<f8", count=max_ncol * ninput)
     if x_all.size != max_ncol * ninput:

@@ -83,7 +83,7 @@ def pair_cost(timings: Timings, pair: tuple[str, str], threads: int, ncol: int):
     path, neighbour = (timings.get((p, threads, ncol)) for p in pair)
     if not path or not neighbour:
         return None
-    pairs = {r: list(zip(path[r], neighbour[r])) for r in path if r in neighbour}
+    pairs = {r: list(zip(path[r], neighbour[r], strict=False)) for r in path if r in neighbour}
     extra = statistics.median(a - b for r in pairs for a, b in pairs[r])
     ratio = statistics.median(a / b for r in pairs for a, b in pairs[r])
     per_round = [statistics.median(a / b for a, b in pairs[r]) for r in pairs]

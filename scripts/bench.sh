@@ -18,7 +18,7 @@ python=${PYTHON:-$repo/.venv/bin/python}
 threads_list=${HYBRIDGE_BENCH_THREADS:-1 2}
 rounds=${HYBRIDGE_BENCH_ROUNDS:-4}
 # reps chosen so that each batch size takes about 0.1-1 s per round on one thread.
-plan=(${HYBRIDGE_BENCH_PLAN:-1:200:1000 16:50:300 384:10:60 4096:2:8})
+read -ra plan <<<"${HYBRIDGE_BENCH_PLAN:-1:200:1000 16:50:300 384:10:60 4096:2:8}"
 export PYTHONPATH="$repo/python${PYTHONPATH:+:$PYTHONPATH}"
 
 out=$repo/bench_out

@@ -13,7 +13,8 @@ torch_version=2.13.0
 torch_spec=${HYBRIDGE_TORCH_SPEC:-torch==$torch_version}
 
 debian_packages=(gfortran g++ cmake make pkg-config openmpi-bin libopenmpi-dev
-                 libnetcdf-dev libnetcdff-dev netcdf-bin nlohmann-json3-dev)
+                 libnetcdf-dev libnetcdff-dev netcdf-bin nlohmann-json3-dev libssl-dev
+                 doxygen)
 
 missing=()
 for p in "${debian_packages[@]}"; do

@@ -35,14 +35,14 @@ struct Slot {
 class Registry {
  public:
   int64_t create() {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::scoped_lock lock(mutex_);
     const int64_t id = next_id_++;
     live_.emplace(id, std::make_shared<Slot>());
     return id;
   }
 
   std::shared_ptr<Slot> get(int64_t id) {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::scoped_lock lock(mutex_);
     auto it = live_.find(id);
     if (it != live_.end()) return it->second;
     throw Error(HYB_ERR_HANDLE, describe_dead(id));
@@ -52,12 +52,12 @@ class Registry {
   // on other handles go on meanwhile.
   void free(int64_t id) {
     std::shared_ptr<Slot> slot = get_for_free(id);
-    std::lock_guard<std::mutex> busy(slot->mutex);
+    std::scoped_lock busy(slot->mutex);
     if (slot->engine.run_in_flight())
       throw Error(HYB_ERR_ORDER, "a run started with hyb_model_run_start is in flight on handle " +
                                      std::to_string(id) +
                                      "; call hyb_model_run_finish before hyb_model_free");
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::scoped_lock lock(mutex_);
     if (!live_.erase(id))  // another thread freed it while this one waited
       throw Error(HYB_ERR_HANDLE, "handle " + std::to_string(id) + " was freed already (double free)");
     freed_.insert(id);
@@ -66,7 +66,7 @@ class Registry {
 
  private:
   std::shared_ptr<Slot> get_for_free(int64_t id) {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::scoped_lock lock(mutex_);
     auto it = live_.find(id);
     if (it != live_.end()) return it->second;
     throw Error(HYB_ERR_HANDLE, freed_.count(id)
@@ -122,7 +122,7 @@ template <typename F>
 int with_model(const char *call, hyb_model model, F &&f, bool in_flight_ok = false) {
   return guarded(call, [&] {
     std::shared_ptr<Slot> slot = registry().get(model);
-    std::lock_guard<std::mutex> lock(slot->mutex);
+    std::scoped_lock lock(slot->mutex);
     if (slot->freed)
       throw Error(HYB_ERR_HANDLE, "handle " + std::to_string(model) + " was freed (hyb_model_free)");
     if (!in_flight_ok) slot->engine.require_idle(call);

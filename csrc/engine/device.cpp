@@ -58,6 +58,7 @@ void check_fortran_comm(int fortran_comm) {
 
 torch::Device resolve_device(const std::string &request, std::optional<int> fortran_comm) {
   if (request == "cpu") return torch::Device(torch::kCPU);
+  // NOLINTNEXTLINE(bugprone-signed-char-misuse): a device count (int8_t), never negative
   const int ngpu = static_cast<int>(torch::cuda::device_count());
   if (request == "auto") {
     if (ngpu == 0) return torch::Device(torch::kCPU);

@@ -626,6 +626,7 @@ void Engine::run_chunk(const std::vector<torch::Tensor> &inputs, const std::vect
   const auto &output_specs = manifest_.tensors.specs(Role::Output);
   const auto &state_specs = manifest_.tensors.specs(Role::State);
   std::vector<torch::Tensor> args;
+  args.reserve(input_specs.size() + state_specs.size());
   for (size_t i = 0; i < input_specs.size(); ++i)
     args.push_back(to_model(pad_columns(inputs[i].narrow(0, first, n), batch), input_specs[i], args.size()));
   for (size_t i = 0; i < state_specs.size(); ++i)

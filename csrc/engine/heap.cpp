@@ -28,8 +28,8 @@ void keep_heap_mapped() {
   static std::once_flag once;
   std::call_once(once, [] {
     if (job_sets_malloc()) return;
-    constexpr int kMmapThreshold = 32 << 20;  // glibc refuses more on 64-bit
-    constexpr int kTrimThreshold = 256 << 20;
+    constexpr int kMmapThreshold = 32 * 1024 * 1024;  // glibc refuses more on 64-bit
+    constexpr int kTrimThreshold = 256 * 1024 * 1024;
     mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
     mallopt(M_TRIM_THRESHOLD, kTrimThreshold);
   });

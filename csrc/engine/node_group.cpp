@@ -54,20 +54,21 @@ std::string NodeGroup::describe(int node_rank) const {
 std::vector<int64_t> NodeGroup::agree(int status, const std::string &message, int64_t value,
                                       const std::string &stage) const {
   int64_t mine[2] = {status, value};
-  std::vector<int64_t> all(2 * size_);
+  std::vector<int64_t> all(2 * static_cast<size_t>(size_));
   check_mpi(MPI_Allgather(mine, 2, MPI_INT64_T, all.data(), 2, MPI_INT64_T, node_),
             "MPI_Allgather (" + stage + ")");
   for (int r = 0; r < size_; ++r) {
-    if (all[2 * r] == HYB_OK) continue;
+    if (all[2 * static_cast<size_t>(r)] == HYB_OK) continue;
     std::string text = r == node_rank_ ? message : std::string();
     int len = static_cast<int>(text.size());
     check_mpi(MPI_Bcast(&len, 1, MPI_INT, r, node_), "MPI_Bcast of an error (" + stage + ")");
     text.resize(len);
     check_mpi(MPI_Bcast(text.data(), len, MPI_CHAR, r, node_), "MPI_Bcast of an error (" + stage + ")");
-    throw Error(static_cast<int>(all[2 * r]), "batching=node, " + stage + ": " + describe(r) + ": " + text);
+    throw Error(static_cast<int>(all[2 * static_cast<size_t>(r)]),
+                "batching=node, " + stage + ": " + describe(r) + ": " + text);
   }
   std::vector<int64_t> values(size_);
-  for (int r = 0; r < size_; ++r) values[r] = all[2 * r + 1];
+  for (int r = 0; r < size_; ++r) values[r] = all[(2 * static_cast<size_t>(r)) + 1];
   return values;
 }
 
@@ -139,6 +140,7 @@ void NodeGroup::scatter(const torch::Tensor &batch, const torch::Tensor &mine,
 
 void NodeGroup::wait(std::vector<Gather> &pending) {
   std::vector<MPI_Request> requests;
+  requests.reserve(pending.size());
   for (const Gather &g : pending) requests.push_back(g.request);
   const int rc = MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE);
   pending.clear();

@@ -1,28 +1,28 @@
-// SHA-256 (FIPS 180-4), streaming. Used for the manifest checksum of a model's weights,
-// so the engine needs no crypto library.
+// SHA-256, streaming, from OpenSSL's libcrypto (EVP). Used for the manifest checksum of a
+// model file's contents.
 #pragma once
 
-#include <array>
 #include <cstddef>
-#include <cstdint>
+#include <memory>
 #include <string>
+
+struct evp_md_ctx_st;
 
 namespace hyb {
 
 class Sha256 {
  public:
   Sha256();
+  ~Sha256();
+  Sha256(const Sha256 &) = delete;
+  Sha256 &operator=(const Sha256 &) = delete;
   void update(const void *data, size_t len);
   void update(const std::string &s) { update(s.data(), s.size()); }
   // Lower-case hex digest; the object must not be updated afterwards.
   std::string hex_digest();
 
  private:
-  void compress(const uint8_t *block);
-  std::array<uint32_t, 8> h_;
-  std::array<uint8_t, 64> buf_{};
-  size_t buf_len_ = 0;
-  uint64_t total_len_ = 0;
+  evp_md_ctx_st *ctx_;
 };
 
 }  // namespace hyb

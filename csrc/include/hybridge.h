@@ -1,5 +1,6 @@
-/*
- * hybridge C ABI: load and run PyTorch emulators from Fortran/C climate models.
+/**
+ * @file hybridge.h
+ * @brief hybridge C ABI: load and run PyTorch emulators from Fortran/C climate models.
  *
  * Rules (DESIGN.md, contract 2):
  *   - every function returns an int status (HYB_OK == 0); outputs go through pointers;
@@ -24,43 +25,60 @@
 extern "C" {
 #endif
 
+/** Version of this ABI; hyb_abi_version() returns the library's. */
 #define HYB_ABI_VERSION 1
+/** Most axes of a host array: the column axis and up to 7 per-column axes. */
 #define HYB_MAX_NDIM 8
 
+/** The status every function returns. */
 enum hyb_status_code {
-  HYB_OK = 0,
-  HYB_ERR_ARGUMENT = 1,  /* null pointer, bad option key or value, bad enum value */
-  HYB_ERR_FILE = 2,      /* missing or unreadable file */
-  HYB_ERR_LOAD = 3,      /* file is not a loadable model (not TorchScript, truncated) */
-  HYB_ERR_MANIFEST = 4,  /* manifest missing, invalid, or not matching the declarations */
-  HYB_ERR_SHAPE = 5,     /* array shape does not match the tensor */
-  HYB_ERR_DTYPE = 6,     /* unsupported or mismatching dtype */
-  HYB_ERR_NONFINITE = 7, /* NaN or Inf in an input while nonfinite=reject */
-  HYB_ERR_HANDLE = 8,    /* unknown, freed or double-freed handle */
-  HYB_ERR_DEVICE = 9,    /* requested device not available */
-  HYB_ERR_RUNTIME = 10,  /* the model raised an error during forward */
-  HYB_ERR_ORDER = 11,    /* call out of order (run before load, option after load, ...) */
-  HYB_ERR_NAME = 12,     /* unknown tensor or variable name */
-  HYB_ERR_MPI = 13,      /* MPI failure (node batching, auto device) */
-  HYB_ERR_INTERNAL = 99
+  HYB_OK = 0,            /**< success */
+  HYB_ERR_ARGUMENT = 1,  /**< null pointer, bad option key or value, bad enum value */
+  HYB_ERR_FILE = 2,      /**< missing or unreadable file */
+  HYB_ERR_LOAD = 3,      /**< file is not a loadable model (not TorchScript, truncated) */
+  HYB_ERR_MANIFEST = 4,  /**< manifest missing, invalid, or not matching the declarations */
+  HYB_ERR_SHAPE = 5,     /**< array shape does not match the tensor */
+  HYB_ERR_DTYPE = 6,     /**< unsupported or mismatching dtype */
+  HYB_ERR_NONFINITE = 7, /**< NaN or Inf in an input while nonfinite=reject */
+  HYB_ERR_HANDLE = 8,    /**< unknown, freed or double-freed handle */
+  HYB_ERR_DEVICE = 9,    /**< requested device not available */
+  HYB_ERR_RUNTIME = 10,  /**< the model raised an error during forward */
+  HYB_ERR_ORDER = 11,    /**< call out of order (run before load, option after load, ...) */
+  HYB_ERR_NAME = 12,     /**< unknown tensor or variable name */
+  HYB_ERR_MPI = 13,      /**< MPI failure (node batching, auto device) */
+  HYB_ERR_INTERNAL = 99  /**< a bug or an exhausted resource inside the engine; the message says which */
 };
 
-enum hyb_dtype { HYB_FLOAT32 = 0, HYB_FLOAT64 = 1 };
-enum hyb_role { HYB_INPUT = 0, HYB_OUTPUT = 1, HYB_STATE = 2 };
+/** Element type of a host array or of a model tensor. */
+enum hyb_dtype {
+  HYB_FLOAT32 = 0, /**< 4-byte IEEE float (Fortran real32) */
+  HYB_FLOAT64 = 1  /**< 8-byte IEEE float (Fortran real64) */
+};
+/** What a tensor is to the model. */
+enum hyb_role {
+  HYB_INPUT = 0,  /**< an argument of forward, bound by the host each run */
+  HYB_OUTPUT = 1, /**< a result of forward, written into a bound host array */
+  HYB_STATE = 2   /**< recurrent state: an argument and a result, kept by the engine per column */
+};
 
-typedef int64_t hyb_model; /* 0 is never a valid handle */
+/** A model handle from hyb_model_create(); 0 is never a valid handle. */
+typedef int64_t hyb_model;
 
 /* ---- errors ---- */
-/* Short constant name of a status code ("HYB_ERR_SHAPE"); never NULL. */
+/** Short constant name of a status code ("HYB_ERR_SHAPE"); never NULL. */
 const char *hyb_status_name(int status);
-/* Copies this thread's last error message into buf (NUL-terminated, truncated to
+/** Copies this thread's last error message into buf (NUL-terminated, truncated to
  * buflen-1). *full_len (may be NULL) receives the untruncated length. */
 int hyb_last_error(char *buf, int64_t buflen, int64_t *full_len);
+/** The ABI version of the loaded library (HYB_ABI_VERSION when it matches this header). */
 int hyb_abi_version(int *version);
 
 /* ---- life cycle ---- */
+/** Creates an empty model handle: options, communicator and declarations come next, then
+ * hyb_model_load(). */
 int hyb_model_create(hyb_model *model);
-/* Options, before load unless noted. Unknown keys and bad values are errors.
+/** Sets one option; before load unless noted. Unknown keys and bad values are errors.
+ * @verbatim
  *   device    = cpu | cuda | cuda:N | auto      (auto: node-local rank mod #GPUs, CPU if none;
  *                                                 rank 0 without hyb_model_set_comm; with a
  *                                                 communicator, load is collective over it)
@@ -89,63 +107,79 @@ int hyb_model_create(hyb_model *model);
  *               faulted in again on every call, which costs ~10% at 384 columns on 2
  *               threads. Process-wide; left alone when the job sets MALLOC_*_ or
  *               GLIBC_TUNABLES=glibc.malloc.*; system: never touch the heap policy)
+ * @endverbatim
  */
 int hyb_model_set_option(hyb_model model, const char *key, const char *value);
-/* Communicator for device=auto and batching=node, as a Fortran MPI handle (MPI_Fint). */
+/** Communicator for device=auto and batching=node, as a Fortran MPI handle (MPI_Fint). */
 int hyb_model_set_comm(hyb_model model, int fortran_comm);
-/* Declare a tensor the caller expects (before load): per-column shape in PyTorch order,
+/** Declare a tensor the caller expects (before load): per-column shape in PyTorch order,
  * model dtype, and where the model wants the column axis. Checked against the manifest;
  * required for models without a manifest (then checked by one dry run). */
 int hyb_model_declare(hyb_model model, int role, const char *name, int dtype, int ndim, const int64_t *shape,
                       int batch_axis);
+/** Loads the model file at path: reads and checks its manifest (or the declarations), moves
+ * it to its device and runs it once on zeros. */
 int hyb_model_load(hyb_model model, const char *path);
+/** Frees the model; the handle is then invalid (a later call on it is HYB_ERR_HANDLE). */
 int hyb_model_free(hyb_model model);
 
 /* ---- queries (after load) ---- */
+/** The manifest as JSON, copied as by hyb_last_error(). */
 int hyb_model_manifest(hyb_model model, char *buf, int64_t buflen, int64_t *full_len);
+/** Number of tensors of a role (enum hyb_role). */
 int hyb_model_count(hyb_model model, int role, int *n);
-/* name: buffer of namelen bytes; shape: HYB_MAX_NDIM entries, per-column shape. */
+/** Tensor index (0-based) of a role: its name (a buffer of namelen bytes), dtype, number of
+ * per-column axes, per-column shape (HYB_MAX_NDIM entries) and the model's column axis. */
 int hyb_model_tensor_info(hyb_model model, int role, int index, char *name, int64_t namelen, int *dtype,
                           int *ndim, int64_t *shape, int *batch_axis);
-/* Variable layout of a tensor's last axis (e.g. state_t at offset 0, size 60). */
+/** Number of variables in the layout of a tensor's last axis (e.g. state_t, state_q0001, ...). */
 int hyb_model_layout_count(hyb_model model, int role, const char *tensor, int *nvar);
+/** Variable index (0-based) of a tensor's layout: its name, offset and size along the last
+ * axis (e.g. state_t at offset 0, size 60). */
 int hyb_model_layout_var(hyb_model model, int role, const char *tensor, int index, char *var, int64_t varlen,
                          int64_t *offset, int64_t *size);
+/** The device the model runs on ("cpu", "cuda:0"), NUL-terminated in buf. */
 int hyb_model_device(hyb_model model, char *buf, int64_t buflen);
 
 /* ---- running ---- */
-/* Bind a host buffer to an input or output for the next run (role HYB_INPUT/HYB_OUTPUT).
+/** Bind a host buffer to an input or output for the next run (role HYB_INPUT/HYB_OUTPUT).
  * shape = [ncol, per-column shape...]. Bindings are cleared after each run, and after a
  * failed bind (so no run reaches a buffer the caller freed on giving up). With
  * batching=node a failed bind also makes the next run fail on every rank of the node with
  * that error: call the run on every rank even after a bind failed. */
 int hyb_model_bind(hyb_model model, int role, const char *name, void *data, int dtype, int ndim,
                    const int64_t *shape);
-/* Like hyb_model_bind, for an array already on the model's CUDA device (a device pointer,
+/** Like hyb_model_bind(), for an array already on the model's CUDA device (a device pointer,
  * e.g. from OpenACC `host_data use_device` or CUDA Fortran): read and written there, no
  * host copy. The data must be complete when the run starts (the host's device work on
  * them synchronized); the outputs are complete when the run returns. HYB_ERR_DEVICE when
  * the model does not run on CUDA or uses batching=node. */
 int hyb_model_bind_device(hyb_model model, int role, const char *name, void *data, int dtype, int ndim,
                           const int64_t *shape);
-/* Runs the model on the bound buffers; recurrent state is taken and updated in place.
+/** Runs the model on the bound buffers; recurrent state is taken and updated in place.
  * hyb_model_run = hyb_model_run_start + hyb_model_run_finish. */
 int hyb_model_run(hyb_model model);
-/* The same run in two halves, so the host can do other work while the model runs.
+/** The first half of hyb_model_run(), so the host can do other work while the model runs.
  * run_start checks the inputs and starts the run (rank: a worker thread; node: the columns
  * leave by non-blocking MPI); run_finish waits and delivers the outputs and any error.
  * In between the bound arrays must stay alive and untouched, and every other call on this
  * model (queries and free included) returns HYB_ERR_ORDER. MPI is only called from the
  * calling thread. */
 int hyb_model_run_start(hyb_model model);
+/** The second half of hyb_model_run(): waits for the run hyb_model_run_start() began and
+ * delivers its outputs and any error. */
 int hyb_model_run_finish(hyb_model model);
-/* Recurrent state per column, in the host layout [ncol, per-column shape...]. */
+/** Copies recurrent state `name` out, per column, in the host layout [ncol, per-column
+ * shape...] (zeros before the first run). */
 int hyb_model_get_state(hyb_model model, const char *name, void *data, int dtype, int ndim,
                         const int64_t *shape);
+/** Copies recurrent state `name` in (e.g. from a restart file), host layout as for
+ * hyb_model_get_state(). */
 int hyb_model_set_state(hyb_model model, const char *name, const void *data, int dtype, int ndim,
                         const int64_t *shape);
+/** Drops every recurrent state: the next run starts from zeros. */
 int hyb_model_reset_state(hyb_model model);
-/* Number of non-finite input values seen (and passed through) with nonfinite=pass. */
+/** Number of non-finite input values seen (and passed through) with nonfinite=pass. */
 int hyb_model_nonfinite_count(hyb_model model, int64_t *count);
 
 #ifdef __cplusplus

@@ -41,7 +41,8 @@ py::array host_array_of(const py::handle &obj, const std::string &what, hyb::Hos
   else
     throw hyb::Error(HYB_ERR_DTYPE, what + ": numpy dtype " + py::str(a.dtype()).cast<std::string>() +
                                         " is not float32 or float64");
-  if (!(a.flags() & py::array::c_style)) a = py::module_::import("numpy").attr("ascontiguousarray")(a);
+  if (!a.attr("flags").attr("c_contiguous").cast<bool>())
+    a = py::module_::import("numpy").attr("ascontiguousarray")(a);
   out.data = a.mutable_data();
   out.shape.assign(a.shape(), a.shape() + a.ndim());
   return a;
@@ -104,6 +105,8 @@ PYBIND11_MODULE(hybridge_engine, m) {
   m.doc() = "The hybridge C++ engine, for tests and benchmarks (the C ABI is the public interface).";
   engine_error = PyErr_NewException("hybridge_engine.EngineError", PyExc_RuntimeError, nullptr);
   m.add_object("EngineError", py::handle(engine_error));
+  // pybind11 takes exactly void(*)(std::exception_ptr).
+  // NOLINTNEXTLINE(performance-unnecessary-value-param)
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);

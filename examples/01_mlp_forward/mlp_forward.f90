@@ -7,7 +7,7 @@ program mlp_forward
   use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
   use, intrinsic :: iso_fortran_env, only: real64
   use hybridge
-  implicit none
+  implicit none (type, external)
   integer, parameter :: ncol = 4
   type(hyb_model) :: model
   real(real64), allocatable, target :: x(:, :), y(:, :)   ! x(nfeature, ncol), y(noutput, ncol)

@@ -10,9 +10,12 @@
 module verify_api
   use, intrinsic :: iso_c_binding, only: c_loc, c_f_pointer
   use, intrinsic :: iso_fortran_env, only: real64
-  use hybridge
+  use hybridge, only: hyb_bind_input, hyb_bind_output, hyb_count, HYB_ERR_ARGUMENT, HYB_ERR_HANDLE, &
+    HYB_ERR_NAME, HYB_ERR_ORDER, HYB_ERR_SHAPE, hyb_free, hyb_get_state, HYB_INPUT, hyb_load, &
+    hyb_model, HYB_OK, HYB_OUTPUT, hyb_reset_state, hyb_run, hyb_set_option, hyb_set_state, &
+    HYB_STATE, hyb_tensor_info
   use verify_store, only: tensor_buffer, model_slot, slots, max_models
-  implicit none
+  implicit none (type, external)
   private
   public :: va_load, va_free, va_set_option, va_set_input, va_run, va_get_output, &
             va_get_state, va_set_state, va_reset_state

@@ -13,7 +13,7 @@ module verify_host
   use physics_ml, only: ml_init, ml_physics, ml_state_size, ml_get_state, ml_set_state, ml_finalize
   use physics_types, only: physics_state, physics_ptend, cam_out_t, physics_state_alloc, &
                            physics_ptend_alloc, cam_out_alloc
-  implicit none
+  implicit none (type, external)
   private
   public :: vh_ml_init, vh_ml_physics, vh_ml_state_size, vh_ml_get_state, vh_ml_set_state, &
             vh_ml_finalize

@@ -2,8 +2,8 @@
 !! access). Not wrapped by f90wrap: Python sees only the plain procedures of verify_api.
 module verify_store
   use, intrinsic :: iso_fortran_env, only: real64
-  use hybridge
-  implicit none
+  use hybridge, only: hyb_model
+  implicit none (type, external)
   private
   public :: tensor_buffer, model_slot, slots, max_models, name_len
 

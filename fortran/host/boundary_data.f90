@@ -3,7 +3,7 @@
 module boundary_data
   use host_calendar, only: model_date, declination
   use host_constants, only: r8, pi, solar_const, tmelt
-  implicit none
+  implicit none (type, external)
   private
   public :: set_insolation, set_sst
 

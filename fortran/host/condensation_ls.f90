@@ -5,7 +5,7 @@ module condensation_ls
   use host_constants, only: r8, nlev, gravit, cpair, latvap
   use host_saturation, only: qsat, dqsat_dt
   use physics_types, only: physics_state
-  implicit none
+  implicit none (type, external)
   private
   public :: condensation_apply
 

@@ -9,7 +9,7 @@ module convection_sbm
   use host_constants, only: r8, nlev, gravit, cpair, latvap, cappa, dtime
   use host_saturation, only: qsat, dqsat_dt
   use physics_types, only: physics_state
-  implicit none
+  implicit none (type, external)
   private
   public :: convection_apply
 

@@ -1,8 +1,8 @@
 !> Stopping the whole run from one rank: a flushed, rank-tagged message, then MPI_Abort.
 module host_abort
-  use iso_fortran_env, only: error_unit
+  use, intrinsic :: iso_fortran_env, only: error_unit
   use mpi_f08, only: MPI_Abort, MPI_Comm_rank, MPI_COMM_WORLD
-  implicit none
+  implicit none (type, external)
   private
   public :: abort_run
 

@@ -1,9 +1,9 @@
 !> The E3SM no-leap (365-day) calendar: model time is counted in whole seconds since
 !! 0001-01-01 00:00:00 so that dates and restarts are exact integers.
 module host_calendar
+  use, intrinsic :: iso_fortran_env, only: int64
   use host_constants, only: r8, pi, days_per_year
-  use iso_fortran_env, only: int64
-  implicit none
+  implicit none (type, external)
   private
   public :: model_date, date_from_seconds, seconds_from_date, parse_date, date_tag, &
             month_tag, day_of_year, declination

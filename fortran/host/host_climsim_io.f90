@@ -12,7 +12,7 @@ module host_climsim_io
   use host_ncfile, only: out_file, out_open, out_field, out_int, out_close
   use mpi_f08, only: MPI_Comm
   use physics_types, only: physics_state, cam_out_t
-  implicit none
+  implicit none (type, external)
   private
   public :: write_mli, write_mlo
 

@@ -2,8 +2,8 @@
 !! Values are the ones ClimSim/E3SM use (shr_const), so that energy units in the
 !! .mli/.mlo files mean the same as in the ClimSim data set.
 module host_constants
-  use iso_fortran_env, only: r8 => real64
-  implicit none
+  use, intrinsic :: iso_fortran_env, only: r8 => real64
+  implicit none (type, external)
   private
   public :: r8
 

@@ -8,16 +8,16 @@
 !! The residuals are logged; for the conventional physics they are round-off.
 module host_diagnostics
   use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
+  use, intrinsic :: iso_fortran_env, only: output_unit
   use host_abort, only: abort_run
   use host_calendar, only: model_date, date_tag
   use host_constants, only: r8, nlev, ncol_global, gravit, cpair, latvap, rhoh2o, dtime, &
                             t_guard_min, t_guard_max, seconds_per_day
   use host_grid, only: grid_t
   use host_ncfile, only: gather_columns
-  use iso_fortran_env, only: output_unit
   use mpi_f08, only: MPI_Comm
   use physics_types, only: physics_state, cam_out_t
-  implicit none
+  implicit none (type, external)
   private
   public :: global_budgets, stability_guard
 

@@ -1,23 +1,26 @@
 !> File-system helpers over the C library: create folders, rename atomically, find the
 !! ClimSim reference files.
 module host_files
-  use iso_c_binding, only: c_char, c_int, c_null_char, c_size_t, c_long
-  implicit none
+  use, intrinsic :: iso_c_binding, only: c_char, c_int, c_null_char, c_size_t, c_long
+  implicit none (type, external)
   private
   public :: make_dirs, rename_file, locate_climsim_dir
 
   interface
     integer(c_int) function c_mkdir(path, mode) bind(c, name='mkdir')
       import :: c_char, c_int
+      implicit none (type, external)
       character(kind=c_char), intent(in) :: path(*)
       integer(c_int), value :: mode
     end function c_mkdir
     integer(c_int) function c_rename(old, new) bind(c, name='rename')
       import :: c_char, c_int
+      implicit none (type, external)
       character(kind=c_char), intent(in) :: old(*), new(*)
     end function c_rename
     integer(c_long) function c_readlink(path, buf, bufsiz) bind(c, name='readlink')
       import :: c_char, c_long, c_size_t
+      implicit none (type, external)
       character(kind=c_char), intent(in) :: path(*)
       character(kind=c_char), intent(out) :: buf(*)
       integer(c_size_t), value :: bufsiz

@@ -4,7 +4,7 @@ module host_grid
   use host_constants, only: r8, ncol_global, nlev, pi
   use host_netcdf, only: nc_open_read, nc_read_1d, nc_read_scalar, nc_check
   use netcdf, only: nf90_close
-  implicit none
+  implicit none (type, external)
   private
   public :: grid_init, nneighbour
 

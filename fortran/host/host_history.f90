@@ -7,7 +7,7 @@ module host_history
   use host_ncfile, only: out_file, out_open, out_field, out_int, out_close
   use mpi_f08, only: MPI_Comm
   use physics_types, only: physics_state, physics_ptend, cam_out_t
-  implicit none
+  implicit none (type, external)
   private
   public :: history_init, history_accumulate, history_write
 

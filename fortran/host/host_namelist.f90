@@ -3,7 +3,7 @@
 !! out-of-range value stops the run with a message that names the key.
 module host_namelist
   use host_calendar, only: model_date, parse_date
-  implicit none
+  implicit none (type, external)
   private
   public :: read_namelist, max_ml_variables, ml_output_names
 

@@ -7,8 +7,9 @@ module host_ncfile
   use host_grid, only: grid_t
   use host_netcdf, only: nc_check
   use mpi_f08, only: MPI_Comm, MPI_Gatherv, MPI_DOUBLE_PRECISION
-  use netcdf
-  implicit none
+  use netcdf, only: nf90_clobber, nf90_close, nf90_create, nf90_def_dim, nf90_def_var, nf90_double, &
+    nf90_enddef, nf90_global, nf90_int, nf90_netcdf4, nf90_put_att, nf90_put_var, nf90_redef
+  implicit none (type, external)
   private
   public :: out_open, out_field, out_int, out_close, gather_columns
 

@@ -1,8 +1,9 @@
 !> Thin checked wrappers over netcdf-fortran: every failure names the file and variable.
 module host_netcdf
   use host_constants, only: r8
-  use netcdf
-  implicit none
+  use netcdf, only: nf90_get_var, nf90_inq_varid, nf90_inquire_dimension, nf90_inquire_variable, &
+    nf90_noerr, nf90_nowrite, nf90_open, nf90_strerror
+  implicit none (type, external)
   private
   public :: nc_check, nc_open_read, nc_read_1d, nc_read_scalar
 

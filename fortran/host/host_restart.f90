@@ -10,9 +10,10 @@ module host_restart
   use host_ncfile, only: out_file, out_open, out_field, out_int, out_close
   use host_netcdf, only: nc_check, nc_open_read
   use mpi_f08, only: MPI_Comm
-  use netcdf
+  use netcdf, only: nf90_close, nf90_get_var, nf90_inq_dimid, nf90_inq_varid, nf90_inquire_dimension, &
+    nf90_inquire_variable, nf90_noerr
   use physics_types, only: physics_state
-  implicit none
+  implicit none (type, external)
   private
   public :: restart_write, restart_read
 

@@ -3,7 +3,7 @@
 !! Zurita-Gotor (2006, J. Atmos. Sci. 63, 2548-2566, eq. 7).
 module host_saturation
   use host_constants, only: r8, latvap, rh2o, epsilo
-  implicit none
+  implicit none (type, external)
   private
   public :: esat, qsat, dqsat_dt
 

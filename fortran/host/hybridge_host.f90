@@ -4,6 +4,7 @@
 !! SST, surface fluxes) -> [.mli] -> physics driver -> physics_update -> stability guard
 !! -> [.mlo] -> budgets, log, history, restart.
 program hybridge_host
+  use, intrinsic :: iso_fortran_env, only: output_unit, error_unit, int64
   use boundary_data, only: set_insolation, set_sst
   use host_build_info, only: default_climsim_dir
   use host_calendar, only: model_date, date_from_seconds, seconds_from_date, date_tag
@@ -15,15 +16,15 @@ program hybridge_host
   use host_history, only: history_t, history_init, history_accumulate, history_write
   use host_namelist, only: host_config, read_namelist
   use host_restart, only: restart_write, restart_read
-  use iso_fortran_env, only: output_unit, error_unit, int64
   use largescale_forcing, only: equilibrium_profiles, largescale_forcing_apply
-  use mpi_f08
+  use mpi_f08, only: MPI_Bcast, MPI_Comm, MPI_Comm_rank, MPI_Comm_size, MPI_COMM_WORLD, MPI_Finalize, &
+    MPI_Init, MPI_INTEGER, MPI_Reduce, MPI_SUM, MPI_Wtime
   use physics_driver, only: physics_driver_init, physics_driver_run
   use physics_ml, only: ml_init, ml_state_size, ml_get_state, ml_set_state, ml_finalize
   use physics_types, only: physics_state, physics_ptend, cam_out_t, physics_state_alloc, &
                            physics_ptend_alloc, cam_out_alloc, set_pressure, physics_update
   use surface_fluxes, only: set_surface_fluxes
-  implicit none
+  implicit none (type, external)
 
   type(MPI_Comm) :: comm
   integer :: rank, nranks, nstep, n, nsteps_run, nqneg, n_fallback, n_fallback_total, sums(2), sums_glob(2)

@@ -19,7 +19,7 @@ module largescale_forcing
   use host_saturation, only: qsat
   use mpi_f08, only: MPI_Comm, MPI_Allgatherv, MPI_DOUBLE_PRECISION
   use physics_types, only: physics_state
-  implicit none
+  implicit none (type, external)
   private
   public :: equilibrium_profiles, largescale_forcing_apply
 

@@ -10,7 +10,7 @@ module physics_conventional
   use physics_types, only: physics_state, physics_ptend, cam_out_t
   use radiation_gray, only: radiation_tend
   use vertical_diffusion, only: vertical_diffusion_apply
-  implicit none
+  implicit none (type, external)
   private
   public :: conventional_physics
 

@@ -13,7 +13,7 @@ module physics_driver
   use physics_conventional, only: conventional_physics
   use physics_ml, only: ml_physics
   use physics_types, only: physics_state, physics_ptend, cam_out_t, physics_ptend_alloc, cam_out_alloc
-  implicit none
+  implicit none (type, external)
   private
   public :: physics_driver_init, physics_driver_run
 
@@ -97,6 +97,8 @@ contains
         call blend1(cam_out%solsd, cam_out_ml%solsd)
       case ('cam_out_SOLLD')
         call blend1(cam_out%solld, cam_out_ml%solld)
+      case default
+        continue  ! ml_variables were checked against the emulator's outputs at init
       end select
     end do
 

@@ -10,10 +10,12 @@ module physics_ml
   use host_abort, only: abort_run
   use host_constants, only: r8, nlev
   use host_namelist, only: host_config
-  use hybridge
+  use hybridge, only: hyb_bind_input, hyb_bind_output, hyb_count, hyb_free, hyb_get_state, HYB_INPUT, &
+    hyb_layout, hyb_load, hyb_model, HYB_OK, HYB_OUTPUT, hyb_run, hyb_set_state, HYB_STATE, &
+    hyb_tensor_info
   use mpi_f08, only: MPI_Comm
   use physics_types, only: physics_state, physics_ptend, cam_out_t
-  implicit none
+  implicit none (type, external)
   private
   public :: ml_init, ml_physics, ml_state_size, ml_get_state, ml_set_state, ml_finalize
 
@@ -117,6 +119,8 @@ contains
         variable_size = nlev
       case ('state_ps', 'pbuf_SOLIN', 'pbuf_LHFLX', 'pbuf_SHFLX', 'pbuf_COSZRS')
         variable_size = 1
+      case default
+        continue  ! not a variable the host provides: size 0, refused by the caller
       end select
     else
       select case (trim(name))
@@ -125,6 +129,8 @@ contains
       case ('cam_out_NETSW', 'cam_out_FLWDS', 'cam_out_PRECSC', 'cam_out_PRECC', &
             'cam_out_SOLS', 'cam_out_SOLL', 'cam_out_SOLSD', 'cam_out_SOLLD')
             variable_size = 1
+      case default
+        continue  ! not a variable the host provides: size 0, refused by the caller
       end select
     end if
   end function variable_size
@@ -159,6 +165,8 @@ contains
           inputs(n)%x(a, :) = state%shflx
         case ('pbuf_COSZRS')
           inputs(n)%x(a, :) = state%coszrs
+        case default
+          continue  ! only variables the host provides pass ml_init
         end select
       end do
     end do
@@ -213,6 +221,8 @@ contains
           cam_out%solsd = outputs(n)%x(a, :)
         case ('cam_out_SOLLD')
           cam_out%solld = outputs(n)%x(a, :)
+        case default
+          continue  ! only variables the host uses pass ml_init
         end select
       end do
     end do

@@ -7,7 +7,7 @@ module physics_ml
   use host_namelist, only: host_config
   use mpi_f08, only: MPI_Comm
   use physics_types, only: physics_state, physics_ptend, cam_out_t
-  implicit none
+  implicit none (type, external)
   private
   public :: ml_init, ml_physics, ml_state_size, ml_get_state, ml_set_state, ml_finalize
 

@@ -4,7 +4,7 @@
 !! which is also the (nfeature, ncol) layout of the hybridge Fortran API.
 module physics_types
   use host_constants, only: r8, nlev, dtime
-  implicit none
+  implicit none (type, external)
   private
   public :: physics_state_alloc, physics_ptend_alloc, cam_out_alloc, physics_update, set_pressure
 

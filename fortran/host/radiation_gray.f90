@@ -10,7 +10,7 @@
 module radiation_gray
   use host_constants, only: r8, nlev, gravit, cpair, stebol
   use physics_types, only: physics_state, cam_out_t
-  implicit none
+  implicit none (type, external)
   private
   public :: radiation_tend
 

@@ -8,7 +8,7 @@ module surface_fluxes
   use host_constants, only: r8, nlev, rair, cpair, latvap, cappa
   use host_saturation, only: qsat
   use physics_types, only: physics_state
-  implicit none
+  implicit none (type, external)
   private
   public :: set_surface_fluxes
 

@@ -7,7 +7,7 @@
 module vertical_diffusion
   use host_constants, only: r8, nlev, gravit, cpair, rair, latvap, dtime
   use physics_types, only: physics_state
-  implicit none
+  implicit none (type, external)
   private
   public :: vertical_diffusion_apply
 

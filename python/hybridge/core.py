@@ -15,10 +15,11 @@ from ``hybridge.h`` itself. :func:`engine_module` imports the pybind11 module
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -180,6 +181,7 @@ class Model:
 
     # ---- life cycle ----
     def set_option(self, key: str, value: object) -> None:
+        """Set one engine option (before load unless ``hybridge.h`` says otherwise)."""
         check(lib().hyb_model_set_option(self.handle, key.encode(), str(value).encode()))
 
     def set_comm(self, fortran_comm: int) -> None:
@@ -189,6 +191,7 @@ class Model:
     def declare(
         self, role: str, name: str, shape: Iterable[int], dtype: str = "float32", batch_axis: int = 0
     ) -> None:
+        """Declare a tensor the host expects: per-column ``shape``, model ``dtype``, ``batch_axis``."""
         shape = [int(d) for d in shape]
         check(
             lib().hyb_model_declare(
@@ -203,6 +206,7 @@ class Model:
         )
 
     def load(self, path: str | os.PathLike) -> None:
+        """Load the model file; its manifest (or the declarations) is checked."""
         check(lib().hyb_model_load(self.handle, os.fsencode(path)))
 
     def free(self) -> None:
@@ -210,7 +214,7 @@ class Model:
         self._freed = True
         check(lib().hyb_model_free(self.handle))
 
-    def __enter__(self) -> "Model":
+    def __enter__(self) -> Model:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -220,13 +224,12 @@ class Model:
     def __del__(self):
         if getattr(self, "_freed", True) or _lib is None:
             return
-        try:
+        with contextlib.suppress(HybridgeError):
             self.free()
-        except HybridgeError:
-            pass
 
     # ---- queries ----
     def manifest_text(self) -> str:
+        """The manifest as the engine holds it, JSON text."""
         full = ffi().new("int64_t *")
         check(lib().hyb_model_manifest(self.handle, ffi().NULL, 0, full))
         buf = ffi().new("char[]", int(full[0]) + 1)
@@ -234,9 +237,11 @@ class Model:
         return ffi().string(buf).decode()
 
     def manifest(self) -> Manifest:
+        """The manifest as a :class:`~hybridge.manifest.Manifest`."""
         return Manifest.from_json(self.manifest_text())
 
     def device(self) -> str:
+        """The device the model runs on (``"cpu"``, ``"cuda:0"``)."""
         buf = ffi().new("char[]", 64)
         check(lib().hyb_model_device(self.handle, buf, len(buf)))
         return ffi().string(buf).decode()
@@ -300,6 +305,7 @@ class Model:
         )
 
     def run_bound(self) -> None:
+        """Run on the arrays bound with :meth:`bind`; outputs land in the bound arrays."""
         check(lib().hyb_model_run(self.handle))
 
     def run(self, inputs: Mapping[str, np.ndarray], out_dtype=np.float64) -> dict[str, np.ndarray]:
@@ -338,6 +344,7 @@ class Model:
         return out
 
     def set_state(self, name: str, value: np.ndarray) -> None:
+        """Set recurrent state ``name`` from host layout ``[ncol, per-column...]``."""
         value = np.ascontiguousarray(value)
         check(
             lib().hyb_model_set_state(
@@ -351,9 +358,11 @@ class Model:
         )
 
     def reset_state(self) -> None:
+        """Drop every recurrent state; the next run starts from zeros."""
         check(lib().hyb_model_reset_state(self.handle))
 
     def nonfinite_count(self) -> int:
+        """Number of NaN/Inf input values passed through so far (``nonfinite=pass``)."""
         n = ffi().new("int64_t *")
         check(lib().hyb_model_nonfinite_count(self.handle, n))
         return int(n[0])

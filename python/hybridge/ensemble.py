@@ -219,7 +219,7 @@ def run_local(spec_path: Path, spec: dict, out: Path, jobs: int) -> list[int]:
     to_run = members(spec)
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
         codes = list(pool.map(launch, to_run))
-    return [m["index"] for m, rc in zip(to_run, codes) if rc != 0]
+    return [m["index"] for m, rc in zip(to_run, codes, strict=True) if rc != 0]
 
 
 def survival_curve(steps_survived: list[int], steps_requested: int) -> tuple[np.ndarray, np.ndarray]:
@@ -266,7 +266,7 @@ def summarize(spec: dict, out: Path) -> Path:
     for cname, rs in by_config.items():
         surv = [r["steps_survived"] / r["steps_requested"] for r in rs]
 
-        def spread(key):
+        def spread(key, rs=rs):
             v = np.array([r[key] for r in rs], dtype=float)
             v = v[np.isfinite(v)]
             return f"{v.mean():.3g} ± {v.std():.2g}" if v.size else "n/a"
@@ -276,7 +276,9 @@ def summarize(spec: dict, out: Path) -> Path:
                 "configuration": cname,
                 "members": len(rs),
                 "completed": f"{sum(s >= 1 for s in surv)}/{len(rs)}",
-                "median survival (days)": f"{np.median([r['steps_survived'] for r in rs]) / STEPS_PER_DAY:.2f}",
+                "median survival (days)": (
+                    f"{np.median([r['steps_survived'] for r in rs]) / STEPS_PER_DAY:.2f}"
+                ),
                 "mean RMSE T (K)": spread("mean_rmse_t_K"),
                 "mean RMSE q (g/kg)": spread("mean_rmse_q_g_per_kg"),
             }

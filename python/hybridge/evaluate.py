@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from .data import DataError, VariableSet, find_pairs, load_grid, read_pair
-from .data.files import read_surface_pressure
 from .data.climsim import P0
+from .data.files import read_surface_pressure
 from .files import atomic, write_text
 from .manifest import ManifestError, read_manifest
 from .physics import GRAVIT
@@ -72,14 +72,14 @@ def _crps(members: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def _variable_set(manifests, paths) -> VariableSet:
     first = manifests[0]
-    for m, p in zip(manifests[1:], paths[1:]):
+    for m, p in zip(manifests[1:], paths[1:], strict=True):
         if [(v.name, v.size) for v in m.inputs[0].layout] != [
             (v.name, v.size) for v in first.inputs[0].layout
         ] or [(v.name, v.size) for v in m.outputs[0].layout] != [
             (v.name, v.size) for v in first.outputs[0].layout
         ]:
             raise ManifestError(f"{p}: variable layout differs from {paths[0]}; an ensemble needs one layout")
-    for m, p in zip(manifests, paths):
+    for m, p in zip(manifests, paths, strict=True):
         if len(m.inputs) != 1 or len(m.outputs) != 1 or m.states:
             raise ManifestError(f"{p}: evaluate takes models with one input x and one output y")
         if not m.inputs[0].layout or not m.outputs[0].layout:
@@ -151,8 +151,8 @@ def evaluate(models: list, data, out, stride: int = 1, case: str | None = None) 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cols = ["r2", "rmse", "bias"] + (["crps"] if ensemble else [])
-    _write_csv(out / "metrics_by_variable.csv", by_var, ["variable", "levels", "units"] + cols)
-    _write_csv(out / "metrics_by_level.csv", by_lev, ["variable", "level"] + cols)
+    _write_csv(out / "metrics_by_variable.csv", by_var, ["variable", "levels", "units", *cols])
+    _write_csv(out / "metrics_by_level.csv", by_lev, ["variable", "level", *cols])
     write_text(out / "metrics.md", _markdown(by_var, cols, models, len(pairs)))
     _plot_levels(out / "r2_by_level.png", by_lev, varset, grid)
     _plot_latitude(out / "r2_by_latitude.png", by_lat, grid)
@@ -216,7 +216,7 @@ def _plot_latitude(path: Path, by_lat: dict, grid) -> None:
     n = max(len(by_lat), 1)
     fig, axes = plt.subplots(1, n, figsize=(4.5 * n, 4), squeeze=False)
     centers = 0.5 * (LAT_BINS[1:] + LAT_BINS[:-1])
-    for ax, (name, r2) in zip(axes[0], by_lat.items()):
+    for ax, (name, r2) in zip(axes[0], by_lat.items(), strict=False):
         mesh = ax.pcolormesh(
             centers, _pressure_hpa(grid)[: r2.shape[0]], r2, vmin=0, vmax=1, cmap="viridis", shading="nearest"
         )

@@ -41,11 +41,15 @@ class Emulator(nn.Module):
         self.physics = physics
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Physical-unit inputs ``[batch, nin]`` -> physical-unit outputs ``[batch, nout]``."""
         y = self.net((x - self.x_mean) / self.x_range) * self.y_inv_scale
         return self.physics(x, y)
 
 
 def emulator_from_checkpoint(ckpt: dict, path, physics: dict | None = None):
+    """The eager :class:`Emulator` of a training checkpoint (dict from
+    :func:`~hybridge.checkpoint.load_checkpoint`), with its variable set and physics options;
+    ``physics`` overrides the checkpoint's physics options."""
     varset = VariableSet.from_dict(ckpt["variables"], where=f"{path}: variables")
     net = build_model(ckpt["model"], varset, ckpt["model_options"])
     load_weights(net, ckpt["state_dict"], path)
@@ -95,6 +99,10 @@ def build_manifest(ckpt: dict, varset: VariableSet, physics: dict, source: str) 
 
 
 def export(checkpoint, out, physics: dict | None = None, probe_columns: int = 384) -> Manifest:
+    """Export a training checkpoint as TorchScript with its manifest at ``out``.
+
+    The export is refused unless the scripted model equals the eager one bit for bit on a
+    probe batch of ``probe_columns`` columns. Returns the manifest written."""
     ckpt = load_checkpoint(checkpoint)
     eager, varset, phys_opts = emulator_from_checkpoint(ckpt, checkpoint, physics)
     scripted = torch.jit.script(eager)
@@ -146,4 +154,4 @@ def run(args) -> int:
     return 0
 
 
-__all__ = ["Emulator", "export", "emulator_from_checkpoint", "CheckpointError"]
+__all__ = ["CheckpointError", "Emulator", "emulator_from_checkpoint", "export"]

@@ -8,6 +8,7 @@ shapes that differ from the manifest, or non-finite outputs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 
 import torch
@@ -18,13 +19,11 @@ from .manifest import Manifest, ManifestError, model_checksum, read_manifest
 
 def dry_inputs(spec, ncol: int) -> torch.Tensor:
     """Per-variable ClimSim mean where the variable is known, zeros elsewhere."""
-    shape = [ncol] + list(spec.shape)
+    shape = [ncol, *list(spec.shape)]
     x = torch.zeros(shape, dtype=getattr(torch, spec.dtype))
     for v in spec.layout:
-        try:
+        with contextlib.suppress(KeyError):  # not a ClimSim input: zeros
             x[..., v.offset : v.offset + v.size] = torch.tensor(input_stat("mean", v.name, v.size))
-        except KeyError:
-            pass  # not a ClimSim input: zeros
     return x
 
 
@@ -51,8 +50,8 @@ def check_model(path, ncol: int = 8) -> tuple[Manifest, list[torch.Tensor]]:
         raise ManifestError(
             f"{path}: model returned {len(outs)} outputs, manifest declares {len(manifest.outputs)}"
         )
-    for spec, t in zip(manifest.outputs, outs):
-        want = [ncol] + list(spec.shape)
+    for spec, t in zip(manifest.outputs, outs, strict=False):
+        want = [ncol, *list(spec.shape)]
         if list(t.shape) != want:
             raise ManifestError(
                 f"{path}: output '{spec.name}' has shape {list(t.shape)}, manifest says {want}"
@@ -95,6 +94,6 @@ def run(args) -> int:
         print(f"checksum: {manifest.checksum} (verified)")
     print(
         f"dry batch of {args.ncol} columns: ok, outputs "
-        + ", ".join(f"{s.name}{list(t.shape)}" for s, t in zip(manifest.outputs, outs))
+        + ", ".join(f"{s.name}{list(t.shape)}" for s, t in zip(manifest.outputs, outs, strict=False))
     )
     return 0

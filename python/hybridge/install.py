@@ -27,7 +27,7 @@ LIBRARY = "libhybridge.so"
 _CHECKOUT = Path(__file__).resolve().parents[2]  # python/hybridge/install.py -> checkout root
 
 
-class NotInstalled(FileNotFoundError):
+class NotInstalledError(FileNotFoundError):
     """A compiled part of hybridge is nowhere to be found; the message names the places."""
 
 
@@ -65,7 +65,7 @@ def _first(candidates: list[Path], what: str, hint: str) -> Path:
     for c in candidates:
         if c.is_file():
             return c
-    raise NotInstalled(f"{what} not found; looked at " + ", ".join(map(str, candidates)) + f" ({hint})")
+    raise NotInstalledError(f"{what} not found; looked at " + ", ".join(map(str, candidates)) + f" ({hint})")
 
 
 _BUILD_HINT = (
@@ -74,7 +74,7 @@ _BUILD_HINT = (
 
 
 def library_path() -> Path:
-    """libhybridge.so (NotInstalled naming the places looked at)."""
+    """libhybridge.so (NotInstalledError naming the places looked at)."""
     candidates = [Path(os.environ["HYBRIDGE_LIB"])] if os.environ.get("HYBRIDGE_LIB") else []
     if os.environ.get("HYBRIDGE_BUILD"):
         candidates.append(build_dir() / "lib" / LIBRARY)
@@ -102,7 +102,7 @@ def host_executable() -> Path:
     for c in dict.fromkeys(candidates):
         if c.is_file() and os.access(c, os.X_OK):
             return c
-    raise NotInstalled(
+    raise NotInstalledError(
         "hybridge-host not found; looked at "
         + ", ".join(map(str, candidates))
         + f" ({_BUILD_HINT}, or set HYBRIDGE_HOST)"

@@ -24,7 +24,8 @@ import hashlib
 import json
 import os
 import tempfile
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import torch
 
@@ -59,6 +60,7 @@ class TensorSpec:
     layout: list[Variable] = dataclasses.field(default_factory=list)
 
     def validate(self, role: str) -> None:
+        """Raise :class:`ManifestError` naming the problem when this tensor spec is not valid."""
         where = f"{role} '{self.name}'"
         if not self.name or not (self.name.isascii() and self.name.replace("_", "").isalnum()):
             raise ManifestError(f"{where}: name must be a non-empty ASCII identifier")
@@ -86,6 +88,7 @@ class TensorSpec:
                 raise ManifestError(f"{where}: layout covers {end} entries, last axis has {last}")
 
     def variable(self, name: str) -> Variable:
+        """The layout entry of variable ``name`` (KeyError when absent)."""
         for v in self.layout:
             if v.name == name:
                 return v
@@ -118,6 +121,7 @@ class Manifest:
     schema: str = SCHEMA
 
     def validate(self) -> None:
+        """Raise :class:`ManifestError` naming the problem when the manifest is not valid."""
         if self.schema != SCHEMA:
             raise ManifestError(f"schema {self.schema!r}; this hybridge reads {SCHEMA!r}")
         if not self.inputs or not self.outputs:
@@ -133,10 +137,12 @@ class Manifest:
             raise ManifestError("normalization must be 'inside' (models take physical units)")
 
     def to_json(self) -> str:
+        """The manifest as JSON text (the ``hybridge_manifest.json`` a model file carries)."""
         return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "Manifest":
+    def from_json(cls, text: str) -> Manifest:
+        """Parse and validate manifest JSON text (:class:`ManifestError` naming the problem)."""
         try:
             raw = json.loads(text)
         except json.JSONDecodeError as e:

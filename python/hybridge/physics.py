@@ -31,8 +31,6 @@ Constants are those of DESIGN.md (E3SM/ClimSim). Options (recorded in the manife
 
 from __future__ import annotations
 
-from typing import List, Tuple
-
 import torch
 from torch import nn
 
@@ -81,9 +79,9 @@ class ColumnPhysics(nn.Module):
         xin, yout = varset.offsets("in"), varset.offsets("out")
         self.dt = float(opts["dt"])
         self.ntop = int(opts["zero_top_levels"])
-        self.zero_top: List[Tuple[int, int]] = [yout[n] for n in opts["zero_top_variables"] if n in yout]
+        self.zero_top: list[tuple[int, int]] = [yout[n] for n in opts["zero_top_variables"] if n in yout]
         # (state offset or -1, tendency offset, nlev) for each water species predicted
-        self.water: List[Tuple[int, int, int]] = [
+        self.water: list[tuple[int, int, int]] = [
             (
                 xin["state_" + s][0] if "state_" + s in xin else -1,
                 yout["ptend_" + s][0],
@@ -93,7 +91,7 @@ class ColumnPhysics(nn.Module):
             if "ptend_" + s in yout
         ]
         self.q_nonneg = bool(opts["q_nonneg"])
-        self.fluxes: List[int] = [off for n, (off, _) in yout.items() if n.startswith("cam_out_")]
+        self.fluxes: list[int] = [off for n, (off, _) in yout.items() if n.startswith("cam_out_")]
         self.nonneg_fluxes = bool(opts["nonneg_fluxes"])
         self.water_conservation = bool(opts["water_conservation"])
         self.i_ps, self.i_lhflx, self.i_precc, self.i_precsc = -1, -1, -1, -1

@@ -94,7 +94,7 @@ def _scheduler(opt, cfg):
 def _check_resume(ckpt: dict, path, cfg: dict, varset) -> None:
     mine = (cfg["model"], cfg["model_options"], varset.to_dict())
     theirs = (ckpt.get("model"), ckpt.get("model_options"), ckpt.get("variables"))
-    for what, a, b in zip(("model", "model_options", "variables"), mine, theirs):
+    for what, a, b in zip(("model", "model_options", "variables"), mine, theirs, strict=True):
         if a != b:
             raise CheckpointError(f"{path}: checkpoint is for {what} {b!r}, the configuration asks for {a!r}")
 

@@ -23,7 +23,7 @@ def cuda_include_dirs() -> list[str]:
             module = __import__(package, fromlist=["_"])
         except ImportError:
             pytest.skip(f"{package} (CUDA headers) not installed; see scripts/requirements.txt")
-        dirs.append(str(Path(list(module.__path__)[0]) / "include"))
+        dirs.append(str(Path(next(iter(module.__path__))) / "include"))
     return dirs
 
 

@@ -32,7 +32,7 @@ def exported() -> set[str]:
 
 def test_only_the_c_abi_and_the_fortran_module_are_exported():
     names = exported()
-    others = sorted(n for n in names if not (n.startswith("hyb_") or n.startswith("__hybridge_MOD_")))
+    others = sorted(n for n in names if not (n.startswith(("hyb_", "__hybridge_MOD_"))))
     assert not others, f"{len(others)} other symbols exported, e.g. {others[:5]}"
 
 

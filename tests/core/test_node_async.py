@@ -112,7 +112,7 @@ def test_device_pointer_needs_a_cuda_model(c_model, abi, mlp_small, v1_x):
             2,
             shape,
         )
-        with pytest.raises(HybridgeError, match="device pointer was bound .* runs on cpu") as e:
+        with pytest.raises(HybridgeError, match=r"device pointer was bound .* runs on cpu") as e:
             core.check(status)
         assert e.value.name == "HYB_ERR_DEVICE"
 
@@ -190,7 +190,7 @@ def test_free_waits_for_its_handle_only(c_model, mlp_v1, mlp_small, v1_x):
     def call(f):
         try:
             f()
-        except Exception as e:  # noqa: BLE001 - reported by the assertions below
+        except Exception as e:
             errors.append(e)
 
     running = threading.Thread(target=call, args=(lambda: busy.run({"x": big}),))

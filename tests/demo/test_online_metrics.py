@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from hybridge.data import DataError
-from hybridge.online import metrics as M
+from hybridge.online import metrics
 from hybridge.online.host import namelist_text, parse_log
 
 
@@ -21,21 +21,21 @@ def test_mass_weighted_rmse_matches_hand_computation():
     area = np.array([1.0, 3.0])
     mass = np.array([[[1.0, 1.0], [2.0, 2.0]]])
     # w = a_c * m_ck = [[1, 1], [6, 6]];  sum w e^2 = 1*1 + 6*4 = 25;  sum w = 14
-    assert M.mass_weighted_rmse(a, b, area, mass)[0] == pytest.approx(math.sqrt(25 / 14), rel=1e-15)
+    assert metrics.mass_weighted_rmse(a, b, area, mass)[0] == pytest.approx(math.sqrt(25 / 14), rel=1e-15)
 
 
 def test_mass_weighted_rmse_per_time_step_and_nan_for_blown_up_state():
     rng = np.random.default_rng(0)
     b = rng.normal(size=(3, 4, 5))
     a = b + np.array([0.0, 1.0, np.nan])[:, None, None]
-    r = M.mass_weighted_rmse(a, b, rng.uniform(1, 2, 4), rng.uniform(1, 2, (3, 4, 5)))
+    r = metrics.mass_weighted_rmse(a, b, rng.uniform(1, 2, 4), rng.uniform(1, 2, (3, 4, 5)))
     assert r[0] == 0.0 and r[1] == pytest.approx(1.0) and np.isnan(r[2])
 
 
 def test_layer_mass_is_dp_over_g():
     hyai, hybi = np.array([0.0, 0.1, 0.0]), np.array([0.0, 0.2, 1.0])
     ps = np.array([1.0e5, 9.0e4])
-    m = M.layer_mass(ps, hyai, hybi)
+    m = metrics.layer_mass(ps, hyai, hybi)
     # layer 0: 0.1*P0 + 0.2*ps; layer 1: -0.1*P0 + 0.8*ps
     expected = np.array([[0.1e5 + 0.2e5, -0.1e5 + 0.8e5], [0.1e5 + 0.18e5, -0.1e5 + 0.72e5]]) / 9.80616
     np.testing.assert_allclose(m, expected, rtol=1e-14)
@@ -46,7 +46,7 @@ def test_zonal_mean_weights_by_area_and_marks_empty_bands():
     lat = np.array([-5.0, -1.0, 45.0])
     area = np.array([1.0, 3.0, 2.0])
     x = np.array([[2.0], [6.0], [7.0]])
-    z = M.zonal_mean(x, lat, area, edges=np.array([-90.0, 0.0, 30.0, 90.0]))
+    z = metrics.zonal_mean(x, lat, area, edges=np.array([-90.0, 0.0, 30.0, 90.0]))
     assert z[0, 0] == pytest.approx((1 * 2 + 3 * 6) / 4) and np.isnan(z[1, 0]) and z[2, 0] == 7.0
 
 
@@ -54,18 +54,21 @@ def test_column_budgets_and_precipitation():
     q = np.array([[[1e-3, 2e-3]]])
     t = np.array([[[250.0, 300.0]]])
     mass = np.array([[[100.0, 200.0]]])
-    assert M.column_water(q, mass)[0, 0] == pytest.approx(0.5)
-    assert M.column_energy(t, q, mass)[0, 0] == pytest.approx(
+    assert metrics.column_water(q, mass)[0, 0] == pytest.approx(0.5)
+    assert metrics.column_energy(t, q, mass)[0, 0] == pytest.approx(
         1004.64 * (250 * 100 + 300 * 200) + 2.501e6 * 0.5
     )
-    assert M.precip_mm_per_day(np.array([1e-8]))[0] == pytest.approx(0.864)
-    d = M.precip_density(np.array([0.0, 0.005, 1.0, 1e4, np.nan]))
+    assert metrics.precip_mm_per_day(np.array([1e-8]))[0] == pytest.approx(0.864)
+    d = metrics.precip_density(np.array([0.0, 0.005, 1.0, 1e4, np.nan]))
     assert d.sum() == pytest.approx(1.0) and d[0] == pytest.approx(0.5) and d[-1] == pytest.approx(0.25)
 
 
 def test_stamp_seconds_uses_the_noleap_calendar():
-    assert M.stamp_seconds("0001-03-01-00000") - M.stamp_seconds("0001-02-28-00000") == 86400
-    assert M.stamp_seconds("0002-01-01-01200") - M.stamp_seconds("0001-01-01-00000") == 365 * 86400 + 1200
+    assert metrics.stamp_seconds("0001-03-01-00000") - metrics.stamp_seconds("0001-02-28-00000") == 86400
+    assert (
+        metrics.stamp_seconds("0002-01-01-01200") - metrics.stamp_seconds("0001-01-01-00000")
+        == 365 * 86400 + 1200
+    )
 
 
 def _write_pair(
@@ -105,11 +108,11 @@ def test_compare_on_files_gives_zero_for_equal_runs_and_the_offset_for_shifted_o
     for s in stamps:
         _write_pair(tmp_path / "ref", s, *_state(ncol, nlev))
         _write_pair(tmp_path / "run", s, *_state(ncol, nlev, offset=1.5))
-    ref, run = M.load_trajectory(tmp_path / "ref"), M.load_trajectory(tmp_path / "run")
+    ref, run = metrics.load_trajectory(tmp_path / "ref"), metrics.load_trajectory(tmp_path / "run")
     assert ref.t.shape == (2, ncol, nlev) and ref.stamps == stamps
-    same = M.compare(ref, ref, _grid(ncol, nlev))
+    same = metrics.compare(ref, ref, _grid(ncol, nlev))
     assert same["rmse_t_K"] == [0.0, 0.0] and same["final_rmse_q_g_per_kg"] == 0.0
-    m = M.compare(ref, run, _grid(ncol, nlev))
+    m = metrics.compare(ref, run, _grid(ncol, nlev))
     np.testing.assert_allclose(m["rmse_t_K"], 1.5)
     assert m["hours"] == [0.0, 1.0]
     bias = np.array(m["zonal_bias_t_K"])
@@ -122,32 +125,32 @@ def test_trajectory_of_a_stopped_run_drops_only_the_last_lone_mli(tmp_path):
     ncol, nlev = 2, 2
     _write_pair(tmp_path, "0001-02-01-00000", *_state(ncol, nlev))
     _write_pair(tmp_path, "0001-02-01-01200", *_state(ncol, nlev), mlo=False)
-    assert M.load_trajectory(tmp_path).stamps == ["0001-02-01-00000"]
+    assert metrics.load_trajectory(tmp_path).stamps == ["0001-02-01-00000"]
     _write_pair(tmp_path, "0001-02-01-02400", *_state(ncol, nlev))
-    with pytest.raises(DataError, match="E3SM-MMF.mli.0001-02-01-01200.nc: no .mlo partner"):
-        M.load_trajectory(tmp_path)
+    with pytest.raises(DataError, match=r"E3SM-MMF\.mli\.0001-02-01-01200\.nc: no \.mlo partner"):
+        metrics.load_trajectory(tmp_path)
 
 
 def test_bad_files_are_named(tmp_path):
     with pytest.raises(DataError, match="run output folder not found"):
-        M.load_trajectory(tmp_path / "missing")
+        metrics.load_trajectory(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(DataError, match="no complete .mli/.mlo pair"):
-        M.load_trajectory(tmp_path / "empty")
+    with pytest.raises(DataError, match=r"no complete \.mli/\.mlo pair"):
+        metrics.load_trajectory(tmp_path / "empty")
     t, q, ps, precc = _state(3, 2)
     _write_pair(tmp_path / "bad", "0001-02-01-00000", t, q, ps, precc)
     with netCDF4.Dataset(tmp_path / "bad" / "0001-02" / "E3SM-MMF.mlo.0001-02-01-00000.nc", "a") as d:
         d.renameVariable("cam_out_PRECC", "precip")
     with pytest.raises(DataError, match="variable 'cam_out_PRECC' not found"):
-        M.load_trajectory(tmp_path / "bad")
+        metrics.load_trajectory(tmp_path / "bad")
 
 
 def test_compare_needs_common_stamps(tmp_path):
     _write_pair(tmp_path / "a", "0001-02-01-00000", *_state(2, 2))
     _write_pair(tmp_path / "b", "0001-02-02-00000", *_state(2, 2))
-    a, b = M.load_trajectory(tmp_path / "a"), M.load_trajectory(tmp_path / "b")
+    a, b = metrics.load_trajectory(tmp_path / "a"), metrics.load_trajectory(tmp_path / "b")
     with pytest.raises(DataError, match="same start and mli_interval_steps"):
-        M.common_stamps(a, b, "a", "b")
+        metrics.common_stamps(a, b, "a", "b")
 
 
 LOG = """hybridge-host: 2 ranks, physics_mode = ml, 3 steps from 0001-02-03-00000
@@ -162,7 +165,7 @@ def test_host_log_rows_and_budget_residuals():
     rows = parse_log(LOG)
     assert [r["step"] for r in rows] == [145, 146]
     assert math.isnan(rows[1]["t_mean"]) and rows[0]["t_mean"] == 249.3256
-    b = M.budget_residuals(rows)
+    b = metrics.budget_residuals(rows)
     assert b["energy_residual_W_per_m2"] == pytest.approx(3.0)
     assert b["water_residual_mm_per_day"] == pytest.approx(2e-5 * 86400)
     assert b["fallback_columns"] == 4

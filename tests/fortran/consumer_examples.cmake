@@ -11,6 +11,8 @@ foreach(var BUILD_DIR SOURCE_DIR WORK_DIR MODEL Fortran_COMPILER C_COMPILER MAKE
   endif()
 endforeach()
 
+# run(<what> <command...>): runs the command, stops with its output when it fails, and
+# leaves its standard output in last_output.
 function(run what)
   execute_process(
     COMMAND ${ARGN}
@@ -64,15 +66,15 @@ foreach(example 01_mlp_forward:mlp_forward:Fortran 02_c_consumer:c_consumer:C)
   set(bin ${WORK_DIR}/make/${dir})
   file(MAKE_DIRECTORY ${bin})
   if(lang STREQUAL "Fortran")
-    set(env)
+    set(make_env)
     set(how "HYBRIDGE_PREFIX=${prefix}" "FC=${Fortran_COMPILER}")
   else()
-    set(env "PKG_CONFIG_PATH=${prefix}/lib/pkgconfig")
+    set(make_env "PKG_CONFIG_PATH=${prefix}/lib/pkgconfig")
     set(how "CC=${C_COMPILER}")
   endif()
   run("make ${dir}"
       ${clean_env}
-      ${env}
+      ${make_env}
       ${MAKE_PROGRAM}
       -C
       ${bin}
@@ -81,5 +83,5 @@ foreach(example 01_mlp_forward:mlp_forward:Fortran 02_c_consumer:c_consumer:C)
       VPATH=${SOURCE_DIR}/examples/${dir}
       ${how})
   run("run ${exe} (Makefile)" ${clean_env} ${bin}/${exe} ${MODEL})
-  message(STATUS "${dir} (Makefile, ${env} ${how}): ${last_output}")
+  message(STATUS "${dir} (Makefile, ${make_env} ${how}): ${last_output}")
 endforeach()

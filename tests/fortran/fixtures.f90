@@ -3,7 +3,7 @@
 !> results bit for bit. Every check stops the program with `error stop` on failure.
 module fixtures
   use, intrinsic :: iso_fortran_env, only: real32, real64, int64
-  implicit none
+  implicit none (type, external)
   private
   public :: fixture_dir, model_path, read_data, read_raw, expect_equal_bits, expect_true, expect_status
 

@@ -5,7 +5,7 @@ program test_bad_inputs
   use, intrinsic :: iso_fortran_env, only: real64, int64
   use fixtures
   use hybridge
-  implicit none
+  implicit none (type, external)
   type(hyb_model) :: model, copy
   real(real64), allocatable, target :: x(:, :), y(:, :), wide(:, :), ywide(:, :)
   integer :: stat

@@ -9,7 +9,7 @@ program test_node_async
   use fixtures
   use hybridge
   use mpi
-  implicit none
+  implicit none (type, external)
   integer, parameter :: nx = 124, ny = 128
   type(hyb_model) :: by_rank, by_node
   real(real64), allocatable :: xin(:)

@@ -5,7 +5,7 @@ program test_pyref_declared
   use, intrinsic :: iso_fortran_env, only: real64
   use fixtures
   use hybridge
-  implicit none
+  implicit none (type, external)
   type(hyb_model) :: model
   real(real64), allocatable :: raw(:), ref(:)
   integer, allocatable :: shp(:)

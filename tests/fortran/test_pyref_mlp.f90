@@ -7,7 +7,7 @@ program test_pyref_mlp
   use, intrinsic :: iso_fortran_env, only: real32, real64
   use fixtures
   use hybridge
-  implicit none
+  implicit none (type, external)
   integer, parameter :: batches(4) = [1, 7, 16, 384]
   type(hyb_model) :: model
   real(real64), allocatable :: xin(:), yref(:)

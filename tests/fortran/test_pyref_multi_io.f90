@@ -6,7 +6,7 @@ program test_pyref_multi_io
   use, intrinsic :: iso_fortran_env, only: real32, real64
   use fixtures
   use hybridge
-  implicit none
+  implicit none (type, external)
   type(hyb_model) :: model
   real(real64), allocatable :: raw(:), ref_tend(:), ref_flux(:)
   integer, allocatable :: shp(:)

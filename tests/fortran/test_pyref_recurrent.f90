@@ -6,7 +6,7 @@ program test_pyref_recurrent
   use, intrinsic :: iso_fortran_env, only: real32, real64
   use fixtures
   use hybridge
-  implicit none
+  implicit none (type, external)
   type(hyb_model) :: model
   real(real64), allocatable :: raw(:), ref_y(:, :, :), ref_h(:, :, :, :)
   integer, allocatable :: shp(:)

@@ -3,7 +3,7 @@
 program test_queries
   use fixtures
   use hybridge
-  implicit none
+  implicit none (type, external)
   type(hyb_model) :: model
   character(:), allocatable :: json, name, device
   character(len=32), allocatable :: names(:)

@@ -3,7 +3,7 @@
 program test_stop_without_stat
   use fixtures, only: fixture_dir
   use hybridge
-  implicit none
+  implicit none (type, external)
   type(hyb_model) :: model
 
   call hyb_load(model, fixture_dir() // '/no_such_model_for_stop_test.pt')

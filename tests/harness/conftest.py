@@ -2,7 +2,6 @@
 since several test folders have a conftest.py)."""
 
 import pytest
-
 from harness_run import BUILD
 
 

@@ -26,14 +26,14 @@ def models(host_exe, tmp_path_factory):
 
 def run(host_exe, run_dir: Path, nranks=2, check=True, **keys):
     run_dir.mkdir(parents=True, exist_ok=True)
-    base = dict(
-        stop_option="nsteps",
-        stop_n=12,
-        mli_interval_steps=6,
-        history_interval_steps=12,
-        log_interval_steps=1,
-        output_dir="out",
-    )
+    base = {
+        "stop_option": "nsteps",
+        "stop_n": 12,
+        "mli_interval_steps": 6,
+        "history_interval_steps": 12,
+        "log_interval_steps": 1,
+        "output_dir": "out",
+    }
     base.update(keys)
     return run_host(host_exe, write_namelist(run_dir / "atm_in", **base), nranks, check=check)
 
@@ -96,7 +96,12 @@ def test_ml_mode_same_on_1_and_3_ranks(host_exe, models, tmp_path):
 
 
 def test_recurrent_state_survives_restart(host_exe, models, tmp_path):
-    keys = dict(physics_mode="ml", model_path=str(models["recurrent_v1"]), spinup_steps=2, ramp_steps=4)
+    keys = {
+        "physics_mode": "ml",
+        "model_path": str(models["recurrent_v1"]),
+        "spinup_steps": 2,
+        "ramp_steps": 4,
+    }
     run(host_exe, tmp_path / "straight", stop_n=12, **keys)
     run(host_exe, tmp_path / "split", stop_n=6, **keys)
     (restart,) = (tmp_path / "split" / "out").glob("*.r.*.nc")
@@ -109,7 +114,7 @@ def test_recurrent_state_survives_restart(host_exe, models, tmp_path):
 
 
 def test_nonfinite_outputs_fall_back_or_abort(host_exe, models, tmp_path):
-    keys = dict(physics_mode="ml", model_path=str(models["nan_at_night"]), stop_n=3)
+    keys = {"physics_mode": "ml", "model_path": str(models["nan_at_night"]), "stop_n": 3}
     proc = run(host_exe, tmp_path / "fallback", nonfinite_policy="fallback", **keys)
     fallback = [int(r[10]) for r in log_rows(proc.stdout)]
     assert 0 < fallback[0] < 384, fallback

@@ -7,7 +7,12 @@ N = 48
 
 
 def test_restart_continues_bit_for_bit(host_exe, tmp_path):
-    common = dict(stop_option="nsteps", mli_interval_steps=8, history_interval_steps=N, log_interval_steps=N)
+    common = {
+        "stop_option": "nsteps",
+        "mli_interval_steps": 8,
+        "history_interval_steps": N,
+        "log_interval_steps": N,
+    }
     straight = tmp_path / "straight"
     straight.mkdir()
     run_host(host_exe, write_namelist(straight / "atm_in", stop_n=N, output_dir="out", **common), 2)

@@ -15,10 +15,15 @@ from hybridge.export import emulator_from_checkpoint, export
 from hybridge.manifest import model_checksum, read_manifest
 
 
+def _csv_rows(path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def test_train_writes_checkpoints_and_history(trained):
     ckpt = load_checkpoint(trained / "last.pt")
     assert ckpt["epoch"] == 2 and ckpt["model"] == "mlp" and ckpt["variables"]["name"] == "v1"
-    rows = list(csv.DictReader(open(trained / "history.csv")))
+    rows = list(_csv_rows(trained / "history.csv"))
     assert [int(r["epoch"]) for r in rows] == [1, 2]
     assert float(rows[1]["train_loss"]) < float(rows[0]["train_loss"])
 
@@ -141,10 +146,10 @@ def test_evaluate_single_and_ensemble(exported, trained, climsim_data, tmp_path,
         "r2_by_latitude.png",
     ):
         assert (out / f).stat().st_size > 0, f
-    rows = {r["variable"]: r for r in csv.DictReader(open(out / "metrics_by_variable.csv"))}
+    rows = {r["variable"]: r for r in _csv_rows(out / "metrics_by_variable.csv")}
     assert set(rows) == {n for n, _ in V1.outputs}
     assert float(rows["ptend_t"]["r2"]) > 0.0 and "crps" not in rows["ptend_t"]
-    levels = list(csv.DictReader(open(out / "metrics_by_level.csv")))
+    levels = list(_csv_rows(out / "metrics_by_level.csv"))
     assert len(levels) == 128
     assert (out / "r2_by_level.png").read_bytes()[:4] == b"\x89PNG"
     second = tmp_path / "second.pt"
@@ -154,7 +159,7 @@ def test_evaluate_single_and_ensemble(exported, trained, climsim_data, tmp_path,
         cli_main(["evaluate", str(exported), str(second), str(climsim_data), "-o", str(ens), "--stride", "6"])
         == 0
     )
-    rows = {r["variable"]: r for r in csv.DictReader(open(ens / "metrics_by_variable.csv"))}
+    rows = {r["variable"]: r for r in _csv_rows(ens / "metrics_by_variable.csv")}
     assert float(rows["ptend_t"]["crps"]) > 0.0
     assert "CRPS" in (ens / "metrics.md").read_text()
 
@@ -200,7 +205,7 @@ def test_mlp_learns_known_nonlinear_targets(climsim_data, tmp_path):
     )
     seconds = time.process_time() - t0
     assert rc == 0
-    r2 = float(list(csv.DictReader(open(tmp_path / "history.csv")))[-1]["val_r2"])
+    r2 = float(list(_csv_rows(tmp_path / "history.csv"))[-1]["val_r2"])
     print(f"learning test: val R² {r2:.4f} after 10 epochs, {seconds:.1f} s CPU")
     assert r2 >= 0.95
     assert seconds < 60.0

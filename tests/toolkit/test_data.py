@@ -42,7 +42,7 @@ def test_other_case_prefix_is_accepted_and_filtered(climsim_data, tmp_path):
     write_climsim_dataset(tmp_path, n_steps=2, case="HYBRIDGE-HOST")
     assert len(find_pairs(tmp_path)) == 2
     assert len(find_pairs(tmp_path, case="HYBRIDGE-HOST")) == 2
-    with pytest.raises(ValueError, match="no <case>.mli"):
+    with pytest.raises(ValueError, match=r"no <case>\.mli"):
         find_pairs(tmp_path, case="E3SM-MMF")
 
 
@@ -106,7 +106,7 @@ def test_climsim_normalization_uses_reference_files():
 def test_data_normalization_matches_in_memory(climsim_data):
     pairs = find_pairs(climsim_data)[:3]
     n = data_normalization(pairs, V1)
-    xs, ys = zip(*[read_pair(p, V1) for p in pairs])
+    xs, ys = zip(*[read_pair(p, V1) for p in pairs], strict=True)
     x, y = np.concatenate(xs).astype(np.float64), np.concatenate(ys).astype(np.float64)
     np.testing.assert_allclose(n.x_mean, x.mean(0), rtol=1e-9)
     np.testing.assert_allclose(n.x_range, x.max(0) - x.min(0), rtol=1e-9)

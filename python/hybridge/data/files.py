@@ -74,7 +74,7 @@ def split_by_time(
         y, m, d = (int(v) for v in val_from.split("-"))
         cut = sum(p.time[:3] < (y, m, d) for p in pairs)
     else:
-        cut = len(pairs) - int(round(val_fraction * len(pairs)))
+        cut = len(pairs) - round(val_fraction * len(pairs))
     return pairs[:cut][::stride], pairs[cut:][::stride]
 
 

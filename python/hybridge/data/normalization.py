@@ -37,7 +37,7 @@ class Normalization:
         }
 
     @classmethod
-    def from_tensors(cls, d: dict, source: str) -> "Normalization":
+    def from_tensors(cls, d: dict, source: str) -> Normalization:
         return cls(
             d["x_mean"].double().numpy(), d["x_range"].double().numpy(), d["y_scale"].double().numpy(), source
         )

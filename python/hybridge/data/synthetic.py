@@ -8,7 +8,8 @@ factors, so profiles look like profiles and latitudes differ.
 
 ``targets="nonlinear"``: every target is a fixed nonlinear function of the inputs,
 ``y' = tanh(x_n W1) W2`` with ``x_n`` the inputs standardized by the ClimSim statistics
-(only the v1 inputs enter, so a v1 or a v2 emulator can learn it exactly); ``targets="noise"``: targets are independent noise.
+(only the v1 inputs enter, so a v1 or a v2 emulator can learn it exactly);
+``targets="noise"``: targets are independent noise.
 The mlo states are ``mli.state_X + dt * ptend_X`` so that the tendencies read back exactly
 as generated (to float32 round-off).
 """

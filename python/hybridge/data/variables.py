@@ -110,7 +110,7 @@ class VariableSet:
         }
 
     @classmethod
-    def from_dict(cls, d: dict, where: str = "variable set") -> "VariableSet":
+    def from_dict(cls, d: dict, where: str = "variable set") -> VariableSet:
         unknown = set(d) - {"name", "inputs", "outputs"}
         if unknown:
             raise VariableSetError(
@@ -124,7 +124,7 @@ class VariableSet:
         if not ins or not outs:
             raise VariableSetError(f"{where}: inputs and outputs must not be empty")
         for name, _ in outs:
-            if not (name.startswith("ptend_") or name.startswith("cam_out_")):
+            if not (name.startswith(("ptend_", "cam_out_"))):
                 raise VariableSetError(
                     f"{where}: output '{name}' must be a ptend_* tendency or a cam_out_* field"
                 )

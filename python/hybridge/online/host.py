@@ -43,7 +43,7 @@ def find_host() -> Path:
     """hybridge-host (hybridge.install.host_executable); HostError when it is nowhere."""
     try:
         return install.host_executable()
-    except install.NotInstalled as e:
+    except install.NotInstalledError as e:
         raise HostError(str(e)) from None
 
 
@@ -58,7 +58,7 @@ def namelist_text(**keys) -> str:
         elif isinstance(v, (list, tuple)):
             v = ", ".join(f"'{x}'" for x in v)
         lines.append(f"  {k} = {v}")
-    return "\n".join(lines + ["/"]) + "\n"
+    return "\n".join([*lines, "/"]) + "\n"
 
 
 @dataclasses.dataclass
@@ -90,7 +90,7 @@ def parse_log(stdout: str) -> list[dict]:
         if len(parts) != len(LOG_COLUMNS) or not parts[0].isdigit():
             continue
         row = {"step": int(parts[0]), "date": parts[1]}
-        for key, text in zip(LOG_COLUMNS[2:], parts[2:]):
+        for key, text in zip(LOG_COLUMNS[2:], parts[2:], strict=False):
             try:
                 row[key] = float(text)
             except ValueError:

@@ -45,7 +45,7 @@ class Trajectory:
     ps: np.ndarray  # state_ps, Pa, (time, ncol)
     precc: np.ndarray  # cam_out_PRECC after the step, m/s, (time, ncol)
 
-    def select(self, stamps: list[str]) -> "Trajectory":
+    def select(self, stamps: list[str]) -> Trajectory:
         index = {s: i for i, s in enumerate(self.stamps)}
         i = [index[s] for s in stamps]
         return Trajectory(list(stamps), self.t[i], self.q[i], self.ps[i], self.precc[i])
@@ -149,7 +149,7 @@ def zonal_mean(
     """Area-weighted mean over the columns of each latitude band: x (ncol, ...) ->
     (nband, ...); NaN for a band without columns."""
     band = np.clip(np.digitize(lat, edges) - 1, 0, len(edges) - 2)
-    out = np.full((len(edges) - 1,) + x.shape[1:], np.nan)
+    out = np.full((len(edges) - 1, *x.shape[1:]), np.nan)
     for b in range(len(edges) - 1):
         cols = band == b
         if cols.any():

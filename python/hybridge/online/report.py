@@ -36,7 +36,7 @@ def _save(fig, path: Path) -> str:
 
 def _save_time_panels(fig, axes, titles, path: Path) -> str:
     """Titles, a days axis, grid and legend on time-series panels; saves the figure."""
-    for ax, title in zip(axes, titles):
+    for ax, title in zip(axes, titles, strict=False):
         ax.set_title(title, fontsize="medium")
         ax.set_xlabel("days since hybrid start")
         ax.grid(alpha=0.3)
@@ -71,8 +71,9 @@ def plot_zonal_bias(runs, pressure_hpa: np.ndarray, path: Path) -> str:
     scored = _scored(runs)
     fig, axes = plt.subplots(max(len(scored), 1), 2, figsize=(10, 3.6 * max(len(scored), 1)), squeeze=False)
     centers = 0.5 * (LAT_BAND_EDGES[1:] + LAT_BAND_EDGES[:-1])
-    for row, r in zip(axes, scored):
-        for ax, key, label in zip(row, ("zonal_bias_t_K", "zonal_bias_q_g_per_kg"), ("T (K)", "q (g/kg)")):
+    for row, r in zip(axes, scored, strict=False):
+        panels = (("zonal_bias_t_K", "T (K)"), ("zonal_bias_q_g_per_kg", "q (g/kg)"))
+        for ax, (key, label) in zip(row, panels, strict=True):
             bias = np.array(r["metrics"][key], dtype=float).T  # (nlev, nband)
             lim = np.nanmax(np.abs(bias)) if np.isfinite(bias).any() else 1.0
             lim = lim if lim > 0 else 1.0

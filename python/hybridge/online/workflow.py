@@ -43,7 +43,7 @@ RECORD_KEYS = {
 
 
 def days_to_steps(days: float, what: str) -> int:
-    steps = int(round(days * STEPS_PER_DAY))
+    steps = round(days * STEPS_PER_DAY)
     if steps < 1:
         raise ValueError(f"{what} = {days} days is less than one 1200 s step")
     return steps
@@ -77,19 +77,19 @@ def make_reference(
     record_path = ref / "reference.json"
     if record_path.exists():
         record = read_json(record_path, "reference record")
-        if record.get("settings") == settings and RECORD_KEYS <= set(record):
+        if record.get("settings") == settings and set(record) >= RECORD_KEYS:
             return record
     if ref.exists():
         shutil.rmtree(ref)
     train_steps = days_to_steps(train_days, "reference training days")
     eval_steps = days_to_steps(eval_days, "hybrid days")
-    common = dict(
-        physics_mode="conventional",
-        history_interval_steps=0,
-        restart_interval_steps=0,
-        output_dir="output",
-        case_name=CASE,
-    )
+    common = {
+        "physics_mode": "conventional",
+        "history_interval_steps": 0,
+        "restart_interval_steps": 0,
+        "output_dir": "output",
+        "case_name": CASE,
+    }
     leg1 = run_host(
         ref / "train",
         nranks,
@@ -206,18 +206,18 @@ def run_hybrid(
     run_dir = Path(run_dir)
     if run_dir.exists():
         shutil.rmtree(run_dir)
-    keys = dict(
-        physics_mode=physics_mode,
-        model_path=str(Path(model).resolve()),
-        restart_file=reference["restart_file"],
-        mli_interval_steps=reference["settings"]["eval_interval_steps"],
-        history_interval_steps=0,
-        restart_at_end=False,
-        output_dir="output",
-        case_name=CASE,
-        nonfinite_policy=nonfinite_policy,
-        num_threads=1,
-    )
+    keys = {
+        "physics_mode": physics_mode,
+        "model_path": str(Path(model).resolve()),
+        "restart_file": reference["restart_file"],
+        "mli_interval_steps": reference["settings"]["eval_interval_steps"],
+        "history_interval_steps": 0,
+        "restart_at_end": False,
+        "output_dir": "output",
+        "case_name": CASE,
+        "nonfinite_policy": nonfinite_policy,
+        "num_threads": 1,
+    }
     if physics_mode == "partial":
         keys["ml_variables"] = list(ml_variables or [])
     steps = reference["eval_steps"]

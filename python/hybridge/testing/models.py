@@ -41,8 +41,8 @@ import json
 import os
 import tempfile
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -339,8 +339,8 @@ def reference(
             f"{path}: model returned {len(result)} tensors, manifest "
             f"lists {len(m.outputs)} outputs + {len(m.states)} states"
         )
-    out = {s.name: _to_host(t, s) for s, t in zip(m.outputs, result)}
-    new_states = {s.name: _to_host(t, s) for s, t in zip(m.states, result[len(m.outputs) :])}
+    out = {s.name: _to_host(t, s) for s, t in zip(m.outputs, result, strict=False)}
+    new_states = {s.name: _to_host(t, s) for s, t in zip(m.states, result[len(m.outputs) :], strict=True)}
     return out, new_states
 
 

@@ -31,7 +31,7 @@ def _int_list(text: str) -> tuple[int, ...]:
     try:
         values = tuple(int(v) for v in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of integers")
+        raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of integers") from None
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"'{text}': values must be >= 1")
     return values
@@ -184,7 +184,7 @@ def _host(args, comm, workdir: Path, models: dict, tests) -> list:
 
     try:
         exe = (args.host_exe or install.host_executable()).resolve()
-    except install.NotInstalled as e:
+    except install.NotInstalledError as e:
         _fail(comm, f"{e}; or pass --host-exe, or --no-host")
     if not exe.exists():
         _fail(comm, f"host model {exe} not found (build it, pass --host-exe, or --no-host)")

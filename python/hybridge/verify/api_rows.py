@@ -13,9 +13,9 @@ coupling bug would; the comparison must catch them (tests/harness/test_mutations
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -132,7 +132,7 @@ def _mutate(inputs: dict, manifest: Manifest, m: Mutation, ncol_local: int) -> d
         as_model = np.float32 if spec.dtype == "float32" else np.float64
         x[col, index] = float(np.nextafter(as_model(x[col, index]), as_model(np.inf)))
     elif m.kind == "swap_columns":
-        for name, x in out.items():
+        for x in out.values():
             x[[col, col + 1]] = x[[col + 1, col]]
     return out
 

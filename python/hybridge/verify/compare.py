@@ -10,8 +10,8 @@ the decomposition under test, and the variable (from the manifest layout, e.g.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 

@@ -18,9 +18,9 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 
@@ -50,18 +50,20 @@ WRAPPERS = {
     ),
     "host": Wrapper(
         "hybridge_verify_host",
-        tuple(
-            _HOST / f"{m}.f90"
-            for m in (
-                "host_constants",
-                "host_calendar",
-                "host_namelist",
-                "physics_types",
-                "host_abort",
-                "physics_ml",
-            )
-        )
-        + (_SHIMS / "verify_host.f90",),
+        (
+            *(
+                _HOST / f"{m}.f90"
+                for m in (
+                    "host_constants",
+                    "host_calendar",
+                    "host_namelist",
+                    "physics_types",
+                    "host_abort",
+                    "physics_ml",
+                )
+            ),
+            _SHIMS / "verify_host.f90",
+        ),
         _SHIMS / "verify_host.f90",
         "mpif90",
         mpi=True,
@@ -70,7 +72,8 @@ WRAPPERS = {
 
 # f90wrap 0.3 maps kinds through this table; without it real(real64) arrays are taken as
 # 4-byte reals under NumPy 2. r8 is the host model's name for real64.
-KIND_MAP = """{'real': {'': 'float', 'real32': 'float', 'real64': 'double', 'r8': 'double', '4': 'float', '8': 'double'},
+KIND_MAP = """{'real': {'': 'float', 'real32': 'float', 'real64': 'double', 'r8': 'double',
+          '4': 'float', '8': 'double'},
  'integer': {'': 'int', 'int32': 'int', 'int64': 'long_long', '4': 'int', '8': 'long_long'},
  'character': {'': 'char'}, 'logical': {'': 'int'}}
 """
@@ -117,7 +120,7 @@ def _mpi_link_flags() -> list[str]:
     """-L/-l flags of the MPI Fortran bindings. meson (under f2py) refuses library names with
     '-', and libmpi pulls in its own dependencies, so only the mpi* libraries are named."""
     words = _run(["mpif90", "--showme:link"], Path.cwd(), Path(os.devnull)).split()
-    return [w for w in words if w.startswith("-L") or (w.startswith("-lmpi"))]
+    return [w for w in words if w.startswith(("-L", "-lmpi"))]
 
 
 def build_wrapper(name: str, force: bool = False) -> Path:

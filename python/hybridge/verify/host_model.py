@@ -18,10 +18,10 @@ import torch
 
 from hybridge.manifest import Manifest, TensorSpec, layout_from_sizes, save_model
 from hybridge.testing.models import (
+    NLEV,
     V1_INPUT_LAYOUT,
     V1_NINPUT,
     V1_OUTPUT_LAYOUT,
-    NLEV,
     _torchscript,
     v1_normalization,
 )

@@ -56,7 +56,7 @@ def _namelist(path: Path, keys: dict) -> None:
     for k, v in keys.items():
         v = f"'{v}'" if isinstance(v, (str, Path)) else (".true." if v is True else v)
         lines.append(f"  {k} = {v}")
-    path.write_text("\n".join(lines + ["/", ""]))
+    path.write_text("\n".join([*lines, "/", ""]))
 
 
 def run_host(s: HostSettings, name: str, nranks: int, continue_run: bool = False, **keys) -> Path:
@@ -67,18 +67,18 @@ def run_host(s: HostSettings, name: str, nranks: int, continue_run: bool = False
     if not continue_run:
         shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True, exist_ok=True)
-    base = dict(
-        physics_mode="ml",
-        model_path=str(s.model),
-        ml_chunk=s.chunk,
-        num_threads=1,
-        stop_option="nsteps",
-        stop_n=s.steps,
-        mli_interval_steps=1,
-        history_interval_steps=s.steps,
-        log_interval_steps=s.steps,
-        output_dir="out",
-    )
+    base = {
+        "physics_mode": "ml",
+        "model_path": str(s.model),
+        "ml_chunk": s.chunk,
+        "num_threads": 1,
+        "stop_option": "nsteps",
+        "stop_n": s.steps,
+        "mli_interval_steps": 1,
+        "history_interval_steps": s.steps,
+        "log_interval_steps": s.steps,
+        "output_dir": "out",
+    }
     base.update(keys)
     _namelist(run_dir / "atm_in", base)
     cmd = ["mpirun", "-n", str(nranks), "--oversubscribe", str(s.exe), "atm_in"]

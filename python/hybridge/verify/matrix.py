@@ -113,4 +113,4 @@ def format_table(rows: list[Row]) -> str:
             notes.append(
                 f"{r.test} [{r.ranks} ranks, {r.threads} threads]: first difference: {first.where()}"
             )
-    return "\n".join(lines + ([""] + notes if notes else []))
+    return "\n".join(lines + (["", *notes] if notes else []))
