@@ -4,7 +4,6 @@
 
 #include <memory>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include <torch/torch.h>
@@ -18,11 +17,12 @@ class ModelBackend {
   virtual std::string kind() const = 0;
   // The embedded hybridge_manifest.json, empty when the file has none.
   virtual const std::string &manifest_text() const = 0;
-  // Parameters and buffers by name, on the CPU (for the checksum).
-  virtual std::vector<std::pair<std::string, torch::Tensor>> named_weights() const = 0;
+  // The names of forward's arguments in order (self excluded), empty when the file does not
+  // keep them: declarations are checked against them.
+  virtual std::vector<std::string> argument_names() const = 0;
   virtual void to(const torch::Device &device) = 0;
   // forward(*args); returns the tensors the model returned (one tensor or a tuple/list).
-  // Throws hyb::Error(HYB_ERR_RUNTIME) naming the failure.
+  // Throws hyb::Error(HYB_ERR_RUNTIME) with the model's own reason (model_error.hpp).
   virtual std::vector<torch::Tensor> forward(const std::vector<torch::Tensor> &args) = 0;
 };
 
@@ -30,8 +30,11 @@ class ModelBackend {
 // a model), on the CPU, in eval mode.
 std::unique_ptr<ModelBackend> open_model(const std::string &path);
 
-// sha256 of the weights exactly as model_checksum() in python/hybridge/manifest.py:
-// for each tensor, sorted by name: name NUL dtype NUL "d1,d2" NUL raw little-endian bytes.
-std::string weights_checksum(std::vector<std::pair<std::string, torch::Tensor>> named);
+// "sha256:<hex>" over everything in the model file that decides its outputs: every record of
+// the zip archive (code, constants, weights), sorted by name, except the manifest itself and
+// torch's per-save serialization id; for each record: name NUL size NUL bytes. The same
+// digest as hybridge.manifest.model_checksum(path) in Python. HYB_ERR_LOAD when the file is
+// not such an archive.
+std::string archive_checksum(const std::string &path);
 
 }  // namespace hyb

@@ -155,10 +155,10 @@ void copy_whole(const std::string &s, char *buf, int64_t buflen, const char *wha
 }
 
 hyb::HostArray host_array(const std::string &what, void *data, int dtype, int ndim, const int64_t *shape) {
-  if (ndim < 1 || ndim > HYB_MAX_NDIM)
-    throw Error(HYB_ERR_SHAPE, what + ": ndim " + std::to_string(ndim) + " outside 1.." +
+  if (ndim < 0 || ndim > HYB_MAX_NDIM)
+    throw Error(HYB_ERR_SHAPE, what + ": ndim " + std::to_string(ndim) + " outside 0.." +
                                    std::to_string(HYB_MAX_NDIM) + " (column axis included)");
-  require(shape, "shape");
+  if (ndim > 0) require(shape, "shape");
   hyb::HostArray a;
   a.data = data;
   a.dtype = hyb::dtype_from_code(dtype, what);

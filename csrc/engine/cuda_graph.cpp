@@ -50,9 +50,7 @@ class GraphedBackend : public ModelBackend {
 
   std::string kind() const override { return model_->kind() + " (CUDA graphs)"; }
   const std::string &manifest_text() const override { return model_->manifest_text(); }
-  std::vector<std::pair<std::string, torch::Tensor>> named_weights() const override {
-    return model_->named_weights();
-  }
+  std::vector<std::string> argument_names() const override { return model_->argument_names(); }
   void to(const torch::Device &device) override {
     graphs_.clear();  // captured for the old device
     side_.reset();

@@ -1,5 +1,6 @@
-// The engine: one loaded model with its options, host bindings and recurrent state.
-// Not thread-safe by itself; the C ABI serializes calls on one handle.
+// The engine: one loaded model with its options, the host's bindings and recurrent state.
+// The C ABI serializes calls on one handle (a lock per handle); the engine itself keeps each
+// thread's bindings apart, so threads sharing a handle never run on each other's arrays.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <torch/torch.h>
@@ -15,30 +17,13 @@
 #include "backend.hpp"
 #include "error.hpp"
 #include "gpu.hpp"
+#include "host_array.hpp"
 #include "manifest.hpp"
 #include "node_group.hpp"
+#include "options.hpp"
+#include "record.hpp"
 
 namespace hyb {
-
-// A host buffer, row-major, column axis first: shape = [ncol, per-column shape...].
-// on_device: the memory is on the model's CUDA device (hyb_model_bind_device), not the host.
-struct HostArray {
-  void *data = nullptr;
-  Dtype dtype = Dtype::Float64;
-  std::vector<int64_t> shape;
-  bool on_device = false;
-};
-
-struct Options {
-  std::string device = "cpu";  // cpu | cuda | cuda:N | auto
-  int threads = 0;             // libtorch intra-op threads (process-wide); 0: its default
-  bool reject_nonfinite = true;
-  int64_t chunk = 0;              // 0: the whole batch in one forward; N: fixed chunks of N
-                                  // (reproducible mode: also deterministic settings on CUDA)
-  std::string batching = "rank";  // rank | node
-  bool cuda_graphs = false;       // replay the forward as a CUDA graph (cuda_graph.hpp)
-  bool keep_heap = true;          // heap=keep: freed heap stays mapped between calls (heap.hpp)
-};
 
 class Engine {
  public:
@@ -47,8 +32,8 @@ class Engine {
   Engine(const Engine &) = delete;
   Engine &operator=(const Engine &) = delete;
 
-  // Options (see hybridge.h): unknown keys and bad values are HYB_ERR_ARGUMENT, options
-  // that must come before load are HYB_ERR_ORDER after it.
+  // Options (options.hpp, docs/options.md): HYB_ERR_ARGUMENT for unknown keys and values out
+  // of bounds, HYB_ERR_ORDER for an option that must come before load.
   void set_option(const std::string &key, const std::string &value);
   const Options &options() const { return options_; }
   void set_comm(int fortran_comm);
@@ -59,9 +44,9 @@ class Engine {
   const Manifest &manifest() const;
   std::string device() const;
 
-  // Bindings last until the next run, which drops them when it ends.
+  // Bindings belong to the calling thread and last until its next run, which drops them.
   void bind(Role role, const std::string &name, const HostArray &array);
-  // A bind call failed (in the engine or in the C ABI before it): drop this run's
+  // A bind call failed (in the engine or in the C ABI before it): drop this thread's
   // bindings, so no later run reaches an array the caller may free. With batching=node the
   // next run, which is collective, also fails with this error on every rank of the node.
   void bind_failed(const Error &error);
@@ -85,63 +70,85 @@ class Engine {
   int64_t nonfinite_count() const { return nonfinite_count_; }
 
  private:
+  struct Bindings {
+    std::map<std::string, HostArray> inputs, outputs;
+  };
+  enum class Flight : std::uint8_t { None, Rank, Node };
+
   void require_loaded() const;
-  void check_host_array(const TensorSpec &spec, Role role, const HostArray &array) const;
-  void check_model_returns(const std::vector<torch::Tensor> &returned, int64_t batch, const char *when) const;
+  Bindings &my_bindings() { return bindings_[std::this_thread::get_id()]; }
+  void drop_my_bindings() { bindings_.erase(std::this_thread::get_id()); }
+  // Load: every rank of the communicator agrees on the file and the result-deciding options.
+  void agree_on_load(int fortran_comm, const std::string &path) const;
+  void load_backend(const std::string &path);
+  void check_model_file(const ModelBackend &backend, const std::string &path);
+  void check_memory_bounds() const;
   void dry_run();
-  int64_t check_bindings() const;
-  void check_nonfinite(const TensorSpec &spec, const HostArray &array);
+  void check_model_returns(const std::vector<torch::Tensor> &returned, int64_t batch, const char *when) const;
+  // Run: the calling thread's bindings checked; the number of columns (1 when nothing is batched).
+  int64_t check_bindings(const Bindings &b) const;
+  void check_inputs(const Bindings &b);
+  void claim_state_for_this_thread(const char *what);
   void start_state(int64_t ncol);
-  // Checks the bindings and inputs, starts the state; returns ncol.
-  int64_t prepare_run();
+  int64_t prepare_run(const Bindings &b);
+  void run_rank(Bindings b, int64_t ncol);
   // The forward over ncol columns in host layout ([ncol, ...], any dtype and device), in
   // chunks; results are copied (and cast) into `outputs` and `next_state`.
   void forward_columns(const std::vector<torch::Tensor> &inputs, const std::vector<torch::Tensor> &state,
                        int64_t ncol, const std::vector<torch::Tensor> &outputs,
                        const std::vector<torch::Tensor> &next_state);
   void run_chunk(const std::vector<torch::Tensor> &inputs, const std::vector<torch::Tensor> &state,
-                 int64_t first, int64_t n, int64_t batch, const std::vector<torch::Tensor> &outputs,
-                 const std::vector<torch::Tensor> &next_state);
+                 int64_t first, int64_t n, int64_t batch, int64_t chunk_index,
+                 const std::vector<torch::Tensor> &outputs, const std::vector<torch::Tensor> &next_state);
   torch::Tensor to_model(const torch::Tensor &host, const TensorSpec &s, size_t slot);
-  // rank batching: this rank's bound arrays, all on this rank.
-  void run_rank(bool prepared);  // prepared: prepare_run() was called (run_start)
-  void apply_threads() const;
-  // node batching, see run_start().
+  std::vector<torch::Tensor> forward(const std::vector<torch::Tensor> &args, int64_t chunk_index);
+  int64_t draw_step() const;
+  // Recording (record.hpp): the host arrays of a recorded call.
+  bool recording_this_call();
+  void record_call(const Bindings &b, const std::vector<torch::Tensor> &state_in);
+  // batching=node (engine_node.cpp).
   void load_node(const std::string &path);
-  void node_start();
+  void node_start(Bindings b);
   void start_owner_forward(int64_t total);
   void node_finish();
-  void load_backend(const std::string &path);
   torch::Device state_device() const;
 
-  enum class Flight { None, Rank, Node };
-
   Options options_;
+  StepOption step_;
   std::optional<int> fortran_comm_;
   bool loaded_ = false;
   std::unique_ptr<NodeGroup> node_;  // batching=node only
+  std::thread::id node_thread_;      // batching=node: MPI is called from this thread only
   std::string device_name_;          // where the model runs (on the owner, for node batching)
   std::unique_ptr<ModelStream> stream_;
   TensorSet declared_;
   std::string path_;
+  std::string checksum_;  // of the model file, "sha256:..."; empty for a file without a manifest
   std::unique_ptr<ModelBackend> backend_;
   Manifest manifest_;
   torch::Device device_{torch::kCPU};
-  std::map<std::string, HostArray> inputs_, outputs_;  // cleared after each run
-  std::optional<Error> failed_bind_;                   // batching=node: a bind failed since the last run
-  std::vector<torch::Tensor> state_;         // per state, host layout [ncol, ...], model dtype, on device_
-  std::vector<torch::Tensor> cast_buffers_;  // per model argument: CPU casts reused call to call
-  int64_t state_ncol_ = -1;                  // -1: no state yet (after load or reset)
+  std::map<std::thread::id, Bindings> bindings_;  // per thread, dropped by each run
+  std::optional<Error> failed_bind_;              // batching=node: a bind failed since the last run
+  std::vector<torch::Tensor> state_;  // per state, host layout [ncol, ...], model dtype, on state_device()
+  std::optional<std::thread::id> state_thread_;  // the thread whose columns the state holds
+  std::vector<torch::Tensor> cast_buffers_;      // per model argument: CPU casts reused call to call
+  bool copy_inputs_ = false;  // the model writes into its inputs: never hand it the host's memory
+  int64_t state_ncol_ = -1;   // -1: no state yet (after load or reset)
   int64_t nonfinite_count_ = 0;
+  int64_t runs_ = 0;  // completed runs since load: the draw step when the host gives none
+  std::unique_ptr<CallRecorder> recorder_;
+  bool record_this_call_ = false;
 
   // A run between run_start and run_finish.
   Flight flight_ = Flight::None;
+  Bindings flight_bindings_;   // the bindings the run in flight uses (the starting thread's)
   std::future<void> compute_;  // the worker thread's forward (rank mode; the owner in node mode)
   struct NodeRun {
     std::vector<int64_t> ncol_by_rank;
     std::vector<torch::Tensor> mine;       // this rank's inputs then states, model dtype
     std::vector<torch::Tensor> batch_in;   // owner: the node's inputs then states
     std::vector<torch::Tensor> batch_out;  // owner: the node's outputs then new states
+    std::vector<torch::Tensor> state_in;   // recorded calls: this rank's state before the run
     std::vector<NodeGroup::Gather> gathers;
     int owner_status = HYB_OK;  // owner: a failure after the ranks agreed, told in node_finish
     std::string owner_message;

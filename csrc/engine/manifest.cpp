@@ -60,8 +60,12 @@ TensorSpec parse_spec(const json &j, const std::string &path) {
     s.dtype = Dtype::Float32;
   else if (dtype == "float64")
     s.dtype = Dtype::Float64;
+  else if (dtype == "int32")
+    s.dtype = Dtype::Int32;
+  else if (dtype == "int64")
+    s.dtype = Dtype::Int64;
   else
-    fail(path + " '" + s.name + "': dtype '" + dtype + "' is not float32 or float64");
+    fail(path + " '" + s.name + "': dtype '" + dtype + "' is not one of float32, float64, int32, int64");
   s.batch_axis =
       j.contains("batch_axis") ? static_cast<int>(get_int(j["batch_axis"], path + ".batch_axis")) : 0;
   if (j.contains("layout")) {
@@ -118,17 +122,32 @@ Role role_from_code(int code) {
               "role " + std::to_string(code) + " is not HYB_INPUT (0), HYB_OUTPUT (1) or HYB_STATE (2)");
 }
 
-const char *dtype_name(Dtype dtype) { return dtype == Dtype::Float64 ? "float64" : "float32"; }
+const char *dtype_name(Dtype dtype) {
+  switch (dtype) {
+    case Dtype::Float32: return "float32";
+    case Dtype::Float64: return "float64";
+    case Dtype::Int32: return "int32";
+    case Dtype::Int64: return "int64";
+  }
+  return "?";
+}
+
+bool is_floating(Dtype dtype) { return dtype == Dtype::Float32 || dtype == Dtype::Float64; }
+
+int64_t element_size(Dtype dtype) { return dtype == Dtype::Float32 || dtype == Dtype::Int32 ? 4 : 8; }
 
 Dtype dtype_from_code(int code, const std::string &what) {
-  if (code == HYB_FLOAT32 || code == HYB_FLOAT64) return static_cast<Dtype>(code);
-  throw Error(HYB_ERR_DTYPE,
-              what + ": dtype code " + std::to_string(code) + " is not HYB_FLOAT32 (0) or HYB_FLOAT64 (1)");
+  if (code >= HYB_FLOAT32 && code <= HYB_INT64) return static_cast<Dtype>(code);
+  throw Error(HYB_ERR_DTYPE, what + ": dtype code " + std::to_string(code) +
+                                 " is not HYB_FLOAT32 (0), HYB_FLOAT64 (1), HYB_INT32 (2) or HYB_INT64 (3)");
 }
 
 int64_t TensorSpec::per_column_numel() const {
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape)
+    if (__builtin_mul_overflow(n, d, &n))
+      throw Error(HYB_ERR_SHAPE, "tensor '" + name + "': per-column shape " + shape_str(shape) +
+                                     " has more elements than a 64-bit count holds");
   return n;
 }
 
@@ -140,9 +159,19 @@ void TensorSpec::validate(Role role) const {
          std::to_string(HYB_MAX_NDIM - 1) + " axes");
   for (int64_t d : shape)
     if (d <= 0) fail(where + ": shape " + shape_str(shape) + " must be positive integers");
-  if (batch_axis < 0 || batch_axis > static_cast<int>(shape.size()))
+  // Elements times 8 bytes must fit: a larger tensor cannot be addressed at all.
+  int64_t bytes = 8;
+  for (int64_t d : shape)
+    if (__builtin_mul_overflow(bytes, d, &bytes))
+      fail(where + ": per-column shape " + shape_str(shape) + " is larger than any memory (over 2^63 bytes)");
+  if (batch_axis == kUnbatched) {
+    if (role == Role::State)
+      fail(where +
+           ": batch_axis -1 (no column axis) is for inputs and outputs; recurrent state is per column");
+  } else if (batch_axis < 0 || batch_axis > static_cast<int>(shape.size())) {
     fail(where + ": batch_axis " + std::to_string(batch_axis) + " outside 0.." +
-         std::to_string(shape.size()));
+         std::to_string(shape.size()) + " (or -1: no column axis)");
+  }
   if (!layout.empty()) {
     int64_t end = 0;
     for (const auto &v : layout) {

@@ -16,8 +16,10 @@ constexpr std::array<Role, 3> kRoles{Role::Input, Role::Output, Role::State};
 const char *role_name(Role role);  // "input", "output", "state"
 Role role_from_code(int code);     // throws HYB_ERR_ARGUMENT for a bad code
 
-enum class Dtype { Float32 = HYB_FLOAT32, Float64 = HYB_FLOAT64 };
-const char *dtype_name(Dtype dtype);  // "float32", "float64": the manifest spelling
+enum class Dtype { Float32 = HYB_FLOAT32, Float64 = HYB_FLOAT64, Int32 = HYB_INT32, Int64 = HYB_INT64 };
+const char *dtype_name(Dtype dtype);  // "float32", "int64", ...: the manifest spelling
+bool is_floating(Dtype dtype);
+int64_t element_size(Dtype dtype);  // bytes
 // what: the thing the code belongs to, for the message ("input 'x'").
 Dtype dtype_from_code(int code, const std::string &what);  // throws HYB_ERR_DTYPE
 
@@ -30,7 +32,10 @@ struct Variable {
 };
 
 // One model input, output or recurrent state. shape is per column (no column axis);
-// batch_axis is where the column axis sits in the model's tensor.
+// batch_axis is where the column axis sits in the model's tensor, or kUnbatched (-1) for an
+// input or output without one: passed whole, the same tensor for every column (one sample,
+// a whole field, a scalar such as a month index).
+constexpr int kUnbatched = -1;
 struct TensorSpec {
   std::string name;
   std::vector<int64_t> shape;
@@ -38,6 +43,8 @@ struct TensorSpec {
   int batch_axis = 0;
   std::vector<Variable> layout;
 
+  bool batched() const { return batch_axis != kUnbatched; }
+  // Elements per column (of the whole tensor when unbatched); HYB_ERR_SHAPE past int64.
   int64_t per_column_numel() const;
   void validate(Role role) const;  // throws HYB_ERR_MANIFEST
 };

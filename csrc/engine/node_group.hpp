@@ -9,7 +9,9 @@
 // any communicator and let the owner receive into pinned buffers for the GPU.
 //
 // Every collective is entered by every rank of the node, also after an error: a rank that
-// failed says so through agree() and all ranks then stop with the same status.
+// failed says so through agree() and all ranks then stop with the same status. A rank that
+// never calls (it freed its model, or took another path) is waited for at most timeout_s:
+// then every rank that did call gets HYB_ERR_MPI saying so, instead of waiting forever.
 #pragma once
 
 #include <cstdint>
@@ -24,7 +26,7 @@ namespace hyb {
 class NodeGroup {
  public:
   // Splits the communicator by node (HYB_ERR_MPI when that fails).
-  explicit NodeGroup(int fortran_comm);
+  NodeGroup(int fortran_comm, int64_t timeout_s);
   ~NodeGroup();
   NodeGroup(const NodeGroup &) = delete;
   NodeGroup &operator=(const NodeGroup &) = delete;
@@ -70,9 +72,20 @@ class NodeGroup {
                    std::vector<int> &displs) const;
 
   MPI_Comm node_ = MPI_COMM_NULL;
+  int64_t timeout_s_ = 600;
   int node_rank_ = 0;
   int size_ = 1;
   std::vector<int> comm_rank_;  // rank in the host's communicator of each node rank
 };
+
+// Load over the host's communicator, before any other collective: every rank gives the
+// fingerprint of what decides its results (options, declarations, the model file's checksum);
+// HYB_ERR_MANIFEST on every rank, naming the ranks and what differs, unless all agree. Waits
+// at most timeout_s for the other ranks (HYB_ERR_MPI: a rank did not load, or has no
+// communicator set).
+void agree_on_fingerprint(int fortran_comm, const std::string &fingerprint, int64_t timeout_s);
+
+// HYB_ERR_MPI unless MPI is initialized and not finalized; `what` names the call.
+void require_mpi_running(const std::string &what);
 
 }  // namespace hyb

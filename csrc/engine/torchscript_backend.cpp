@@ -1,5 +1,4 @@
 // TorchScript models: torch::jit::load, eval mode, forward under InferenceMode.
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -7,15 +6,12 @@
 
 #include "backend.hpp"
 #include "error.hpp"
-#include "sha256.hpp"
+#include "model_error.hpp"
 
 namespace hyb {
 namespace {
 
 constexpr const char *kManifestFile = "hybridge_manifest.json";
-
-// First line of a libtorch message: the rest is a C++ or TorchScript trace.
-std::string first_line(const std::string &msg) { return msg.substr(0, msg.find('\n')); }
 
 class TorchScriptBackend : public ModelBackend {
  public:
@@ -27,11 +23,11 @@ class TorchScriptBackend : public ModelBackend {
   std::string kind() const override { return "TorchScript"; }
   const std::string &manifest_text() const override { return manifest_; }
 
-  std::vector<std::pair<std::string, torch::Tensor>> named_weights() const override {
-    std::vector<std::pair<std::string, torch::Tensor>> out;
-    for (const auto &p : module_.named_parameters(/*recurse=*/true)) out.emplace_back(p.name, p.value);
-    for (const auto &b : module_.named_buffers(/*recurse=*/true)) out.emplace_back(b.name, b.value);
-    return out;
+  std::vector<std::string> argument_names() const override {
+    std::vector<std::string> names;
+    const auto &arguments = module_.get_method("forward").function().getSchema().arguments();
+    for (size_t i = 1; i < arguments.size(); ++i) names.push_back(arguments[i].name());  // [0] is self
+    return names;
   }
 
   void to(const torch::Device &device) override { module_.to(device); }
@@ -43,9 +39,10 @@ class TorchScriptBackend : public ModelBackend {
     try {
       result = module_.forward(ivalues);
     } catch (const c10::Error &e) {
-      throw Error(HYB_ERR_RUNTIME, "the model's forward failed: " + first_line(e.what_without_backtrace()));
+      throw Error(HYB_ERR_RUNTIME,
+                  "the model's forward failed: " + model_error_text(e.what_without_backtrace()));
     } catch (const std::exception &e) {
-      throw Error(HYB_ERR_RUNTIME, std::string("the model's forward failed: ") + first_line(e.what()));
+      throw Error(HYB_ERR_RUNTIME, std::string("the model's forward failed: ") + model_error_text(e.what()));
     }
     std::vector<torch::Tensor> out;
     if (result.isTensor()) {
@@ -71,24 +68,6 @@ class TorchScriptBackend : public ModelBackend {
   std::string manifest_;
 };
 
-const char *python_dtype_name(torch::ScalarType t) {
-  switch (t) {
-    case torch::kFloat: return "float32";
-    case torch::kDouble: return "float64";
-    case torch::kHalf: return "float16";
-    case torch::kBFloat16: return "bfloat16";
-    case torch::kLong: return "int64";
-    case torch::kInt: return "int32";
-    case torch::kShort: return "int16";
-    case torch::kChar: return "int8";
-    case torch::kByte: return "uint8";
-    case torch::kBool: return "bool";
-    case torch::kComplexFloat: return "complex64";
-    case torch::kComplexDouble: return "complex128";
-    default: return c10::toString(t);
-  }
-}
-
 }  // namespace
 
 std::unique_ptr<ModelBackend> open_model(const std::string &path) {
@@ -107,31 +86,11 @@ std::unique_ptr<ModelBackend> open_model(const std::string &path) {
     throw Error(HYB_ERR_LOAD, path +
                                   " is not a loadable TorchScript model (truncated, or not saved "
                                   "with torch.jit.save): " +
-                                  first_line(e.what_without_backtrace()));
+                                  model_error_text(e.what_without_backtrace()));
   } catch (const std::exception &e) {
-    throw Error(HYB_ERR_LOAD, path + " is not a loadable TorchScript model: " + first_line(e.what()));
+    throw Error(HYB_ERR_LOAD, path + " is not a loadable TorchScript model: " + model_error_text(e.what()));
   }
   return std::make_unique<TorchScriptBackend>(std::move(module), extra[kManifestFile]);
-}
-
-std::string weights_checksum(std::vector<std::pair<std::string, torch::Tensor>> named) {
-  std::sort(named.begin(), named.end(), [](const auto &a, const auto &b) { return a.first < b.first; });
-  Sha256 h;
-  const char nul = '\0';
-  for (const auto &[name, tensor] : named) {
-    const torch::Tensor t = tensor.detach().to(torch::kCPU).contiguous();
-    h.update(name);
-    h.update(&nul, 1);
-    h.update(python_dtype_name(t.scalar_type()));
-    h.update(&nul, 1);
-    std::string dims;
-    for (int64_t i = 0; i < t.dim(); ++i) dims += (i ? "," : "") + std::to_string(t.size(i));
-    h.update(dims);
-    h.update(&nul, 1);
-    // x86-64 and aarch64 are little-endian: the in-memory bytes are the digest's bytes.
-    if (t.numel() > 0) h.update(t.data_ptr(), t.numel() * t.element_size());
-  }
-  return "sha256:" + h.hex_digest();
 }
 
 }  // namespace hyb

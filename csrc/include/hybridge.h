@@ -49,10 +49,13 @@ enum hyb_status_code {
   HYB_ERR_INTERNAL = 99  /**< a bug or an exhausted resource inside the engine; the message says which */
 };
 
-/** Element type of a host array or of a model tensor. */
+/** Element type of a host array or of a model tensor. Floats cast to floats and integers
+ * to integers; a float array for an integer tensor (or the reverse) is HYB_ERR_DTYPE. */
 enum hyb_dtype {
   HYB_FLOAT32 = 0, /**< 4-byte IEEE float (Fortran real32) */
-  HYB_FLOAT64 = 1  /**< 8-byte IEEE float (Fortran real64) */
+  HYB_FLOAT64 = 1, /**< 8-byte IEEE float (Fortran real64) */
+  HYB_INT32 = 2,   /**< 4-byte integer (Fortran integer(int32)), e.g. a surface type or month index */
+  HYB_INT64 = 3    /**< 8-byte integer (Fortran integer(int64)) */
 };
 /** What a tensor is to the model. */
 enum hyb_role {

@@ -25,9 +25,10 @@ hyb::Role role_from_name(const std::string &role) {
 }
 
 hyb::Dtype dtype_from_name(const std::string &dtype, const std::string &what) {
-  if (dtype == "float32") return hyb::Dtype::Float32;
-  if (dtype == "float64") return hyb::Dtype::Float64;
-  throw hyb::Error(HYB_ERR_DTYPE, what + ": dtype '" + dtype + "' is not float32 or float64");
+  for (hyb::Dtype d : {hyb::Dtype::Float32, hyb::Dtype::Float64, hyb::Dtype::Int32, hyb::Dtype::Int64})
+    if (dtype == hyb::dtype_name(d)) return d;
+  throw hyb::Error(HYB_ERR_DTYPE,
+                   what + ": dtype '" + dtype + "' is not one of float32, float64, int32, int64");
 }
 
 // A C-contiguous float32/float64 view of a numpy array (copied only when not contiguous).
@@ -38,9 +39,13 @@ py::array host_array_of(const py::handle &obj, const std::string &what, hyb::Hos
     out.dtype = hyb::Dtype::Float64;
   else if (a.dtype().is(py::dtype::of<float>()))
     out.dtype = hyb::Dtype::Float32;
+  else if (a.dtype().is(py::dtype::of<int32_t>()))
+    out.dtype = hyb::Dtype::Int32;
+  else if (a.dtype().is(py::dtype::of<int64_t>()))
+    out.dtype = hyb::Dtype::Int64;
   else
     throw hyb::Error(HYB_ERR_DTYPE, what + ": numpy dtype " + py::str(a.dtype()).cast<std::string>() +
-                                        " is not float32 or float64");
+                                        " is not one of float32, float64, int32, int64");
   if (!a.attr("flags").attr("c_contiguous").cast<bool>())
     a = py::module_::import("numpy").attr("ascontiguousarray")(a);
   out.data = a.mutable_data();
@@ -66,8 +71,12 @@ std::vector<py::ssize_t> with_ncol(int64_t ncol, const std::vector<int64_t> &sha
 
 py::array new_array(const std::string &dtype, const std::vector<py::ssize_t> &shape,
                     const std::string &what) {
-  if (dtype_from_name(dtype, what) == hyb::Dtype::Float64) return py::array_t<double>(shape);
-  return py::array_t<float>(shape);
+  switch (dtype_from_name(dtype, what)) {
+    case hyb::Dtype::Float64: return py::array_t<double>(shape);
+    case hyb::Dtype::Int32: return py::array_t<int32_t>(shape);
+    case hyb::Dtype::Int64: return py::array_t<int64_t>(shape);
+    default: return py::array_t<float>(shape);
+  }
 }
 
 // run(inputs) -> outputs: binds, runs with the GIL released, returns new arrays.
@@ -80,12 +89,23 @@ py::dict run(hyb::Engine &e, const py::dict &inputs, const std::string &out_dtyp
     host.emplace_back();
     keep.emplace_back(name, host_array_of(item.second, "input '" + name + "'", host.back()));
   }
-  const int64_t ncol = host.empty() || host[0].shape.empty() ? 0 : host[0].shape[0];
+  // ncol from the first batched input (1 when none is batched: one forward on whole tensors)
+  int64_t ncol = 1;
+  for (size_t i = 0; i < keep.size(); ++i) {
+    const hyb::TensorSpec *s = e.manifest().tensors.find(hyb::Role::Input, keep[i].first);
+    if (s && s->batched() && !host[i].shape.empty()) {
+      ncol = host[i].shape[0];
+      break;
+    }
+  }
   py::dict outputs;
   std::vector<std::pair<std::string, hyb::HostArray>> out_host;
   if (ncol > 0)
     for (const auto &s : e.manifest().tensors.specs(hyb::Role::Output)) {
-      py::array out = new_array(out_dtype, with_ncol(ncol, s.shape), "out_dtype");
+      const std::vector<py::ssize_t> shape =
+          s.batched() ? with_ncol(ncol, s.shape) : std::vector<py::ssize_t>(s.shape.begin(), s.shape.end());
+      py::array out =
+          new_array(hyb::is_floating(s.dtype) ? out_dtype : hyb::dtype_name(s.dtype), shape, "out_dtype");
       out_host.emplace_back(s.name, hyb::HostArray{});
       host_array_of(out, "output '" + s.name + "'", out_host.back().second);
       outputs[py::str(s.name)] = out;

@@ -133,14 +133,22 @@ def _shape(shape: Iterable[int]):
     return ffi().new("int64_t[]", [int(d) for d in shape] or [0])
 
 
+_NUMPY_DTYPES = ("float32", "float64", "int32", "int64")
+
+
+def _dtype_name(code: int) -> str:
+    """ "float32" for HYB_FLOAT32, and so on."""
+    return {v: k[len("HYB_") :].lower() for k, v in _enum("hyb_dtype").items()}[code]
+
+
 def _host_dtype(array: np.ndarray, what: str) -> int:
     """The C dtype code of a numpy array; other dtypes are refused here, naming the tensor."""
-    if array.dtype == np.float64:
-        return lib().HYB_FLOAT64
-    if array.dtype == np.float32:
-        return lib().HYB_FLOAT32
+    if array.dtype.name in _NUMPY_DTYPES:
+        return _code("dtype", array.dtype.name)
     raise HybridgeError(
-        lib().HYB_ERR_DTYPE, "HYB_ERR_DTYPE", f"{what}: numpy dtype {array.dtype} is not float32 or float64"
+        lib().HYB_ERR_DTYPE,
+        "HYB_ERR_DTYPE",
+        f"{what}: numpy dtype {array.dtype} is not one of {', '.join(_NUMPY_DTYPES)}",
     )
 
 
@@ -264,7 +272,7 @@ class Model:
                 {
                     "name": ffi().string(name).decode(),
                     "shape": [int(shape[k]) for k in range(ndim[0])],
-                    "dtype": "float64" if dtype[0] == lib().HYB_FLOAT64 else "float32",
+                    "dtype": _dtype_name(int(dtype[0])),
                     "batch_axis": int(axis[0]),
                 }
             )
@@ -309,17 +317,20 @@ class Model:
         check(lib().hyb_model_run(self.handle))
 
     def run(self, inputs: Mapping[str, np.ndarray], out_dtype=np.float64) -> dict[str, np.ndarray]:
-        """Run on host arrays [ncol, per-column...]; returns new output arrays of out_dtype."""
+        """Run on host arrays [ncol, per-column...] (an unbatched tensor: its own shape);
+        returns new output arrays, of out_dtype for float outputs and of the model's own type
+        for integer ones."""
         # Arrays first, binds after: a failed bind drops the bindings made before it.
         keep = {name: np.ascontiguousarray(a) for name, a in inputs.items()}
         for name, a in keep.items():
             _host_dtype(a, f"input '{name}'")
-        ncol = next(iter(keep.values())).shape[0] if keep else 0
-        outputs = (
-            {t["name"]: np.empty([ncol, *t["shape"]], dtype=out_dtype) for t in self.tensors("output")}
-            if ncol > 0
-            else {}
-        )
+        batched = {t["name"] for t in self.tensors("input") if t["batch_axis"] != -1}
+        ncol = next((a.shape[0] for name, a in keep.items() if name in batched and a.ndim > 0), 1)
+        outputs = {}
+        for t in self.tensors("output"):
+            shape = t["shape"] if t["batch_axis"] == -1 else [ncol, *t["shape"]]
+            dtype = out_dtype if t["dtype"].startswith("float") else t["dtype"]
+            outputs[t["name"]] = np.empty(shape, dtype=dtype)
         for role, arrays in (("input", keep), ("output", outputs)):
             for name, a in arrays.items():
                 self.bind(role, name, a)

@@ -30,10 +30,11 @@ def dry_inputs(spec, ncol: int) -> torch.Tensor:
 def check_model(path, ncol: int = 8) -> tuple[Manifest, list[torch.Tensor]]:
     manifest = read_manifest(path)
     module = torch.jit.load(str(path), map_location="cpu")
-    found = model_checksum(module)
+    found = model_checksum(path)
     if found != manifest.checksum:
         raise ManifestError(
-            f"{path}: checksum mismatch: manifest says {manifest.checksum}, weights give {found}"
+            f"{path}: checksum mismatch: manifest says {manifest.checksum}, the file's code, constants "
+            f"and weights give {found}"
         )
     if manifest.states:
         raise ManifestError(f"{path}: recurrent state tensors are not supported by inspect's dry batch")

@@ -9,12 +9,16 @@ Calling convention of a hybridge model::
     forward(*inputs, *states) -> output            # one output, no state
     forward(*inputs, *states) -> (*outputs, *new_states)
 
-in manifest order. Every tensor has a per-column ``shape`` (PyTorch order, no column
-axis) and a ``batch_axis``: where the column axis sits in the model's tensor (0 for
-``[ncol, nfeature]``; 1 for an RNN hidden state ``[layers, ncol, hidden]``).
+in manifest order; the names of forward's arguments must be the input names, then the
+state names (the engine checks them). Every tensor has a per-column ``shape`` (PyTorch
+order, no column axis) and a ``batch_axis``: where the column axis sits in the model's
+tensor (0 for ``[ncol, nfeature]``; 1 for an RNN hidden state ``[layers, ncol, hidden]``;
+-1 for an input or output without a column axis, passed whole). dtypes: float32, float64,
+int32, int64 (integer inputs such as a surface type or a month index).
 
-The checksum covers the model's parameters and buffers (see :func:`model_checksum`), so
-a manifest moved onto another model's weights is detected.
+The checksum covers everything in the model file that decides its outputs: its code,
+constants and weights (see :func:`model_checksum`), so a manifest moved onto another model,
+or a model whose code was edited, is detected.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ import torch
 
 SCHEMA = "hybridge-manifest/1"
 EXTRA_FILE = "hybridge_manifest.json"
-DTYPES = ("float32", "float64")
+DTYPES = ("float32", "float64", "int32", "int64")
+UNBATCHED = -1  # batch_axis of a tensor without a column axis
 MAX_COLUMN_NDIM = 7  # HYB_MAX_NDIM (8) in hybridge.h, less the column axis
 
 
@@ -72,8 +77,11 @@ class TensorSpec:
             raise ManifestError(f"{where}: dtype {self.dtype!r} is not one of {DTYPES}")
         if any((not isinstance(d, int)) or d <= 0 for d in self.shape):
             raise ManifestError(f"{where}: shape {self.shape} must be positive integers")
-        if not 0 <= self.batch_axis <= len(self.shape):
-            raise ManifestError(f"{where}: batch_axis {self.batch_axis} outside 0..{len(self.shape)}")
+        if self.batch_axis == UNBATCHED:
+            if role == "state":
+                raise ManifestError(f"{where}: batch_axis -1 (no column axis) is for inputs and outputs")
+        elif not 0 <= self.batch_axis <= len(self.shape):
+            raise ManifestError(f"{where}: batch_axis {self.batch_axis} outside 0..{len(self.shape)} (or -1)")
         if self.layout:
             end = 0
             for v in self.layout:
@@ -168,38 +176,66 @@ class Manifest:
         return m
 
 
-def model_checksum(module: torch.nn.Module | torch.jit.ScriptModule) -> str:
-    """sha256 over the parameters and buffers, sorted by name.
+# Records of a model archive that change with every save, or that hold the checksum.
+_UNHASHED_RECORDS = (".data/serialization_id", "extra/" + EXTRA_FILE)
 
-    For each tensor: name, NUL, dtype (``float32``), NUL, shape as ``60,124``, NUL, then
-    the raw little-endian bytes of the contiguous CPU tensor. The C++ engine computes
-    the same digest at load.
+
+def model_checksum(path: str | os.PathLike) -> str:
+    """sha256 over everything in a model file that decides its outputs.
+
+    Every record of the file's zip archive (code, constants, weights), sorted by name,
+    except the manifest itself and torch's per-save serialization id; for each record:
+    name, NUL, size in decimal, NUL, the bytes. The C++ engine computes the same digest at
+    load (``archive_checksum`` in csrc/engine/backend.hpp).
     """
+    try:
+        reader = torch._C.PyTorchFileReader(os.fspath(path))
+    except RuntimeError as e:
+        raise ManifestError(f"{path}: not a model archive: {str(e).splitlines()[0]}") from None
     h = hashlib.sha256()
-    named = dict(module.named_parameters())
-    named.update(dict(module.named_buffers()))
-    for name in sorted(named):
-        t = named[name].detach().cpu().contiguous()
-        h.update(name.encode() + b"\0")
-        h.update(str(t.dtype).removeprefix("torch.").encode() + b"\0")
-        h.update(",".join(str(d) for d in t.shape).encode() + b"\0")
-        h.update(t.numpy().tobytes() if t.numel() else b"")
+    for name in sorted(reader.get_all_records()):
+        if name in _UNHASHED_RECORDS:
+            continue
+        data = reader.get_record(name)
+        h.update(name.encode() + b"\0" + str(len(data)).encode() + b"\0")
+        h.update(data)
     return "sha256:" + h.hexdigest()
 
 
 def save_model(module: torch.jit.ScriptModule, manifest: Manifest, path: str | os.PathLike) -> None:
-    """Write a scripted model with its manifest (checksum filled in), atomically."""
-    manifest = dataclasses.replace(manifest, checksum=model_checksum(module))
+    """Write a scripted model with its manifest (checksum filled in), atomically.
+
+    The model is saved once without the manifest to take the checksum of its contents, then
+    with it; the second save's contents must give the same checksum (torch writes them
+    deterministically), which is checked.
+    """
     manifest.validate()
     path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-    os.close(fd)
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = _temp_path(folder)
     try:
+        torch.jit.save(module, tmp)
+        manifest = dataclasses.replace(manifest, checksum=model_checksum(tmp))
         torch.jit.save(module, tmp, _extra_files={EXTRA_FILE: manifest.to_json()})
+        if model_checksum(tmp) != manifest.checksum:
+            raise ManifestError(f"{path}: the model's contents changed between two saves; not written")
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _temp_path(folder: str) -> str:
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    os.close(fd)
+    return tmp
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def read_manifest(path: str | os.PathLike) -> Manifest:

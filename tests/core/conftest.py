@@ -64,6 +64,12 @@ class PybindModel:
 
         return Translate()
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
     def run(self, inputs, out_dtype=np.float64):
         with self._errors():
             return self._engine.run(dict(inputs), np.dtype(out_dtype).name)
@@ -103,6 +109,12 @@ def c_model():
     """Through the C ABI only (for handle, query and thread tests)."""
     _require_library()
     return core.Model
+
+
+@pytest.fixture
+def abi(c_model):
+    """(ffi, lib): the C ABI as hybridge.core declares it."""
+    return core.ffi(), core.lib()
 
 
 @pytest.fixture(scope="session")

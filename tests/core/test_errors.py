@@ -6,34 +6,15 @@ import threading
 import numpy as np
 import pytest
 import torch
+from expect import raises
 
 from hybridge import core
 from hybridge.core import STATUS, HybridgeError
-from hybridge.manifest import EXTRA_FILE, Manifest, TensorSpec
+from hybridge.manifest import EXTRA_FILE, Manifest, TensorSpec, save_model
 from hybridge.testing import models
 
 # These tests write damaged TorchScript files on purpose (torch.jit.save, torch.jit.load).
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
-
-
-def raises(status: str, *words: str):
-    """Context manager: expect HybridgeError with this status and all words in the message."""
-
-    class Check:
-        def __enter__(self):
-            self.ctx = pytest.raises(HybridgeError)
-            self.info = self.ctx.__enter__()
-            return self.info
-
-        def __exit__(self, *exc):
-            handled = self.ctx.__exit__(*exc)
-            err = self.info.value
-            assert err.name == status and err.status == STATUS[status], str(err)
-            for w in words:
-                assert w in err.message, f"{w!r} not in {err.message!r}"
-            return handled
-
-    return Check()
 
 
 # ---- files ----
@@ -133,7 +114,7 @@ def test_manifest_lies_about_shape(c_model, mlp_small, tmp_path):
     m = models.read_manifest(mlp_small)  # same weights, so its checksum still holds
     m.outputs = [TensorSpec("y", [127])]
     path = tmp_path / "lies.pt"
-    _with_manifest_text(mlp_small, path, m.to_json())
+    save_model(torch.jit.load(str(mlp_small)), m, path)
     with raises("HYB_ERR_MANIFEST", str(path), "dry run", "output 'y'", "[2, 128]", "[2, 127]"):
         c_model(path)
 
@@ -305,13 +286,22 @@ def test_load_twice(c_model, mlp_small):
     "key, value, words",
     [
         ("devise", "cpu", ["unknown option 'devise'", "device, threads"]),
-        ("chunk", "-1", ["option chunk", "'-1'", ">= 0"]),
+        ("chunk", "-1", ["option chunk", "'-1'", "not a whole number", "0..16777216"]),
+        ("chunk", "1000000000000", ["option chunk", "1000000000000", "out of range 0..16777216"]),
         ("chunk", "16x", ["option chunk", "'16x'"]),
-        ("threads", "0", ["option threads", "'0'", ">= 1"]),
+        ("threads", "0", ["option threads", "value 0", "out of range 1.."]),
+        ("threads", "100000", ["option threads", "100000", "out of range 1..", "logical CPUs"]),
+        ("threads", "9999999999", ["option threads", "9999999999", "out of range"]),
+        ("seed", "-3", ["option seed", "'-3'", "not a whole number"]),
+        ("step", "x", ["option step", "'x'", "not a whole number"]),
+        ("node_timeout", "0", ["option node_timeout", "out of range 1.."]),
+        ("record_calls", "1,,3", ["option record_calls", "not a whole number"]),
+        ("record_every", "0", ["option record_every", "out of range 1.."]),
+        ("record", "", ["option record", "folder name is empty"]),
         ("nonfinite", "ignore", ["option nonfinite", "'ignore'", "reject, pass"]),
         ("device", "gpu", ["option device", "'gpu'", "cuda:N"]),
         ("device", "cuda:x", ["option device", "'cuda:x'"]),
-        ("batching", "socket", ["option batching", "'socket'", "rank, node"]),
+        ("batching", "socket", ["option batching", "'socket'", "node, rank"]),
         ("heap", "jemalloc", ["option heap", "'jemalloc'", "keep, system"]),
         ("cuda_graphs", "yes", ["option cuda_graphs", "'yes'", "on, off"]),
     ],
@@ -457,16 +447,23 @@ def test_cffi_declarations_come_from_the_header():
         assert callable(getattr(core.lib(), name)), name
     assert core.STATUS["HYB_ERR_SHAPE"] == 5 and core.STATUS["HYB_ERR_INTERNAL"] == 99
     assert core.ROLES == {"input": 0, "output": 1, "state": 2}
-    assert core.DTYPES == {"float32": 0, "float64": 1}
+    assert core.DTYPES == {"float32": 0, "float64": 1, "int32": 2, "int64": 3}
     assert core.HYB_MAX_NDIM == 8
 
 
-def test_threads_option_sets_libtorch_threads(c_model, mlp_small):
-    """threads sets libtorch's intra-op threads, which are per process (torch sees it too)."""
+def test_threads_option_applies_to_this_models_runs_only(c_model, mlp_small, v1_x, tmp_path):
+    """libtorch's thread count is process-wide: a model's threads option sets it for the length of
+    its own runs and puts the process's value back, and a handle whose load failed changes nothing."""
     before = torch.get_num_threads()
     try:
-        with c_model(mlp_small, options={"threads": 1}):
-            assert torch.get_num_threads() == 1
+        torch.set_num_threads(2)
+        with c_model(mlp_small, options={"threads": 1}) as m:
+            assert torch.get_num_threads() == 2
+            m.run({"x": v1_x})
+            assert torch.get_num_threads() == 2
+        with pytest.raises(HybridgeError):
+            c_model(tmp_path / "missing.pt", options={"threads": 1})
+        assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
 

@@ -4,17 +4,12 @@ same calls under mpirun in test_node_batching.py."""
 
 import numpy as np
 import pytest
+import torch
 
 from hybridge import core
 from hybridge.core import HybridgeError
 from hybridge.manifest import read_manifest
 from hybridge.testing import models
-
-
-@pytest.fixture
-def abi(c_model):
-    """(ffi, lib): the C ABI as hybridge.core declares it."""
-    return core.ffi(), core.lib()
 
 
 def bind_all(model, x, y):
@@ -40,7 +35,9 @@ def test_recurrent_state_advances_once_per_async_run(c_model, abi, recurrent):
     xs = [models.example_inputs(read_manifest(recurrent), 9, seed=s)["x"] for s in range(2)]
     # The caller runs 1 intra-op thread; a worker thread must not fall back to the OpenMP
     # default (2 here), which changes the bits of a 9-column batch.
-    with c_model(recurrent, options={"threads": 1}) as sync, c_model(recurrent) as split:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with c_model(recurrent) as sync, c_model(recurrent) as split:
         for x in xs:
             expected = sync.run({"x": x})["y"]
             y = np.empty_like(expected)
@@ -49,6 +46,7 @@ def test_recurrent_state_advances_once_per_async_run(c_model, abi, recurrent):
             core.check(lib.hyb_model_run_finish(split.handle))
             assert y.tobytes() == expected.tobytes()
         assert split.get_state("h", 9).tobytes() == sync.get_state("h", 9).tobytes()
+    torch.set_num_threads(before)
 
 
 def test_calls_during_a_run_in_flight_are_refused(c_model, abi, mlp_small, v1_x):

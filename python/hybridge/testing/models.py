@@ -48,6 +48,7 @@ import numpy as np
 import torch
 
 from hybridge.manifest import (
+    UNBATCHED,
     Manifest,
     ManifestError,
     TensorSpec,
@@ -280,6 +281,107 @@ def make_no_manifest(path, seed: int = 0) -> Manifest:
     return Manifest(name="no_manifest", inputs=[TensorSpec("x", [16])], outputs=[TensorSpec("y", [8])])
 
 
+class _Raiser(torch.nn.Module):
+    """x [4] -> y = 2x [4]; more than 3 columns in one batch make the model raise its own error."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] > 3:
+            raise RuntimeError("emulator: more than 3 columns in one batch; this model was traced for 3")
+        return 2.0 * x
+
+
+def make_raiser(path) -> Manifest:
+    """A model that raises its own RuntimeError for batches of more than 3 columns."""
+    return _save_fixture(
+        _Raiser(), path, "raiser", inputs=[TensorSpec("x", [4])], outputs=[TensorSpec("y", [4])]
+    )
+
+
+class _FieldInput(torch.nn.Module):
+    """Columns x [ncol, 8] and one field without a column axis [5] -> y [ncol, 3]."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = torch.nn.Linear(8 + 5, 3)
+
+    def forward(self, x: torch.Tensor, field: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([x, field.expand(x.shape[0], 5)], dim=1))
+
+
+def make_field_input(path, seed: int = 0) -> Manifest:
+    """Input ``field`` [5] has no column axis (batch_axis -1): the same vector for every column."""
+    torch.manual_seed(seed)
+    return _save_fixture(
+        _FieldInput(),
+        path,
+        "field_input",
+        inputs=[TensorSpec("x", [8]), TensorSpec("field", [5], batch_axis=-1)],
+        outputs=[TensorSpec("y", [3])],
+    )
+
+
+class _IntInput(torch.nn.Module):
+    """x [ncol, 6] float32 and surface [ncol, 1] int64 (0..3, e.g. ocean/land/ice/snow) -> y [ncol, 4]."""
+
+    def __init__(self):
+        super().__init__()
+        self.surface_effect = torch.nn.Embedding(4, 4)
+        self.net = torch.nn.Linear(6, 4)
+
+    def forward(self, x: torch.Tensor, surface: torch.Tensor) -> torch.Tensor:
+        return self.net(x) + self.surface_effect(surface[:, 0])
+
+
+def make_int_input(path, seed: int = 0) -> Manifest:
+    """An integer input: ``surface`` int64 [1], an index into an embedding table."""
+    torch.manual_seed(seed)
+    return _save_fixture(
+        _IntInput(),
+        path,
+        "int_input",
+        inputs=[TensorSpec("x", [6]), TensorSpec("surface", [1], dtype="int64")],
+        outputs=[TensorSpec("y", [4])],
+    )
+
+
+class _Stochastic(torch.nn.Module):
+    """x [4] -> y = x + 0.1 * N(0, 1) draws: a stochastic parameterization."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + 0.1 * torch.randn_like(x)
+
+
+def make_stochastic(path) -> Manifest:
+    """A model that draws random numbers in its forward (torch.randn_like)."""
+    return _save_fixture(
+        _Stochastic(), path, "stochastic", inputs=[TensorSpec("x", [4])], outputs=[TensorSpec("y", [4])]
+    )
+
+
+class _InPlace(torch.nn.Module):
+    """x [4] -> y = 2x + 1, doubling its input in place on the way."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x.mul_(2.0)
+        return x + 1.0
+
+
+def make_inplace(path) -> Manifest:
+    """A model that writes into its input tensor (x.mul_): the host's array must survive it."""
+    return _save_fixture(
+        _InPlace(), path, "inplace", inputs=[TensorSpec("x", [4])], outputs=[TensorSpec("y", [4])]
+    )
+
+
+def _save_fixture(module: torch.nn.Module, path, name: str, **tensors) -> Manifest:
+    with _torchscript():
+        scripted = torch.jit.script(module.eval())
+    manifest = Manifest(name=name, provenance={"made_by": f"hybridge.testing.models ({name})"}, **tensors)
+    with _torchscript():
+        save_model(scripted, manifest, path)
+    return manifest
+
+
 def _atomic_jit_save(module, path) -> None:
     path = os.fspath(path)
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
@@ -293,17 +395,33 @@ def _atomic_jit_save(module, path) -> None:
             os.unlink(tmp)
 
 
-_TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+_TORCH_DTYPES = {
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "int32": torch.int32,
+    "int64": torch.int64,
+}
 
 
 def _to_model(host: np.ndarray, spec: TensorSpec) -> torch.Tensor:
-    """Host layout float64 [ncol, ...] -> model tensor (dtype cast, column axis moved)."""
-    t = torch.from_numpy(np.ascontiguousarray(host, dtype=np.float64))
-    return t.to(_TORCH_DTYPES[spec.dtype]).movedim(0, spec.batch_axis).contiguous()
+    """Host layout [ncol, ...] (float64, or an integer array for an integer tensor) -> model
+    tensor (dtype cast, column axis moved; unbatched tensors as they are)."""
+    host = np.ascontiguousarray(host)
+    if host.dtype.kind == "f":
+        host = host.astype(np.float64, copy=False)
+    t = torch.from_numpy(host).to(_TORCH_DTYPES[spec.dtype])
+    if spec.batch_axis == UNBATCHED:
+        return t.contiguous()
+    return t.movedim(0, spec.batch_axis).contiguous()
 
 
 def _to_host(t: torch.Tensor, spec: TensorSpec) -> np.ndarray:
-    return t.movedim(spec.batch_axis, 0).to(torch.float64).contiguous().numpy()
+    """Model tensor -> host layout: float64 for floats, the tensor's own integer type otherwise."""
+    if spec.batch_axis != UNBATCHED:
+        t = t.movedim(spec.batch_axis, 0)
+    if t.is_floating_point():
+        t = t.to(torch.float64)
+    return t.contiguous().numpy()
 
 
 def reference(
@@ -323,7 +441,8 @@ def reference(
         m = manifest if manifest is not None else read_manifest(path)
         module = torch.jit.load(path, map_location="cpu")
     module.eval()
-    ncol = np.shape(inputs[m.inputs[0].name])[0]
+    batched = [s for s in m.inputs if s.batch_axis != UNBATCHED]
+    ncol = np.shape(inputs[batched[0].name])[0] if batched else 1
     states = dict(states or {})
     for s in m.states:
         states.setdefault(s.name, np.zeros([ncol, *s.shape]))
@@ -345,11 +464,17 @@ def reference(
 
 
 def example_inputs(manifest: Manifest, ncol: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """Deterministic float64 inputs in host layout; v1 inputs near ClimSim's mean state."""
+    """Deterministic float64 inputs in host layout; v1 inputs near ClimSim's mean state;
+    integer inputs are whole numbers 0..3 (float64 holding them exactly); an input without a
+    column axis has its own shape."""
     rng = np.random.default_rng(seed)
     out = {}
     for s in manifest.inputs:
-        u = rng.random([ncol, *s.shape])
+        shape = list(s.shape) if s.batch_axis == UNBATCHED else [ncol, *s.shape]
+        if s.dtype.startswith("int"):
+            out[s.name] = rng.integers(0, 4, shape).astype(np.float64)
+            continue
+        u = rng.random(shape)
         if s.shape == [V1_NINPUT] and [v.name for v in s.layout] == [v[0] for v in V1_INPUT_LAYOUT]:
             # Near the mean (within 10% of the range): the extremes of the ClimSim
             # statistics (e.g. 1300 K at the model top) are not typical columns.
@@ -368,6 +493,9 @@ FIXTURES: dict[str, tuple[Callable[..., Manifest], int, int]] = {
     "recurrent": (make_recurrent, 7, 3),
     "float64": (make_float64, 7, 1),
     "no_manifest": (make_no_manifest, 7, 1),
+    "field_input": (make_field_input, 7, 1),
+    "int_input": (make_int_input, 7, 1),
+    "raiser": (make_raiser, 3, 1),
 }
 
 
