@@ -53,6 +53,22 @@ class ConfigError(ValueError):
     """A configuration key or value is not valid."""
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML without timestamps: ``val_from: 0001-02-30`` stays text, so the date check names
+    it (PyYAML would fail inside its own date constructor with no key named)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def yaml_value(text: str):
+    """One YAML value as the config reads it (dates stay text)."""
+    return yaml.load(text, Loader=_Loader)
+
+
 def _integer(key, v, low, high=None):
     if isinstance(v, bool) or not isinstance(v, int):
         raise ConfigError(f"{key} must be an integer, got {v!r}")
@@ -198,7 +214,7 @@ def read_yaml(path) -> dict:
     """A YAML mapping from a file, with errors that name the file and the line."""
     try:
         with open(path) as f:
-            loaded = yaml.safe_load(f)
+            loaded = yaml_value(f.read())
     except OSError as e:
         raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
     except yaml.YAMLError as e:
@@ -246,7 +262,7 @@ def parse_set(items: list[str]) -> dict:
         if not sep or not key.strip():
             raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
         try:
-            out[key.strip()] = yaml.safe_load(value)
+            out[key.strip()] = yaml_value(value)
         except yaml.YAMLError as e:
             raise ConfigError(
                 f"--set {key.strip()}: value is not valid YAML ({' '.join(str(e).split())})"

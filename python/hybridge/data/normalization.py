@@ -18,6 +18,8 @@ from .climsim import climsim_normalization_arrays, has_climsim_statistics
 from .files import DT_CLIMSIM, FilePair, read_pair
 from .variables import VariableSet
 
+FLOAT32_TINY = 1e-30  # smallest range or 1/scale kept: its reciprocal stays a float32
+
 
 @dataclasses.dataclass
 class Normalization:
@@ -29,9 +31,13 @@ class Normalization:
     source: str
 
     def __post_init__(self):
-        # A constant input (zero range) would divide by zero: leave it unscaled.
-        self.x_range = np.where(self.x_range > 0, self.x_range, 1.0)
-        self.y_scale = np.where(np.isfinite(self.y_scale), self.y_scale, 0.0)
+        # A constant input (zero range) would divide by zero: leave it unscaled. The model
+        # runs in float32: a range or a scale whose reciprocal leaves float32's range (a
+        # variable that varies by 1e-40) counts as constant too.
+        ok = np.isfinite(self.x_range) & (self.x_range > FLOAT32_TINY)
+        self.x_range = np.where(ok, self.x_range, 1.0)
+        ok = np.isfinite(self.y_scale) & (np.abs(self.y_scale) < 1.0 / FLOAT32_TINY)
+        self.y_scale = np.where(ok, self.y_scale, 0.0)
 
     def to_tensors(self) -> dict[str, torch.Tensor]:
         """float32 tensors ``x_mean``, ``x_range``, ``y_scale`` (as a checkpoint keeps them)."""

@@ -28,8 +28,9 @@ def plot_training_curve(history: list[dict], path: Path, title: str) -> None:
     ax_loss.legend()
     ax_loss.set_title("loss")
     per_var = [k for k in history[-1] if k.startswith("val_r2_")]
-    for k in per_var:
-        ax_r2.plot(epochs, col(k), lw=1, alpha=0.7, label=k[len("val_r2_") :])
+    colours = plt.get_cmap("tab20")  # v2 has 14 outputs: tab10 would repeat its colours
+    for i, k in enumerate(per_var):
+        ax_r2.plot(epochs, col(k), lw=1, alpha=0.8, color=colours(i % 20), label=k[len("val_r2_") :])
     if np.isfinite(col("val_r2")).any():
         ax_r2.plot(epochs, col("val_r2"), "k-", lw=2.5, label="mean")
         ax_r2.legend(fontsize="x-small", ncol=2)
@@ -37,7 +38,7 @@ def plot_training_curve(history: list[dict], path: Path, title: str) -> None:
         ax_r2.text(0.5, 0.5, "no held-out data", ha="center", va="center", transform=ax_r2.transAxes)
     ax_r2.set_xlabel("epoch")
     ax_r2.set_ylabel("held-out R²")
-    ax_r2.set_title("R² per variable (per column over time, mean over levels)", fontsize="small")
+    ax_r2.set_title("held-out R² per variable (mean over levels)", fontsize="medium")
     ax_r2.axhline(0, color="grey", lw=0.5)
     ax_lr.plot(epochs, col("lr"), "o-", color="tab:green")
     ax_lr.set_xlabel("epoch")
