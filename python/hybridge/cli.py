@@ -18,7 +18,7 @@ import yaml
 
 COMMANDS = [
     ("synthetic", "hybridge.data.synthetic", "write a small ClimSim-format dataset (any grid)"),
-    ("train", "hybridge.train", "train an emulator on ClimSim-format files"),
+    ("train", "hybridge.training.command", "train an emulator on ClimSim-format files"),
     ("export", "hybridge.export.command", "checkpoint -> TorchScript model with manifest"),
     ("inspect", "hybridge.inspect_model", "print a model's manifest and run a dry batch"),
     (

@@ -204,3 +204,29 @@ def test_figures_for_v1_and_v2(climsim_data, tmp_path, variables, panels):
         assert 400 < width < 2000 and width / height < 2.5, (name, width, height)
     rows = {r["variable"]: r for r in _rows(tmp_path / "ev" / "metrics_by_level.csv")}
     assert "pressure_hpa" in rows["ptend_t"]
+
+
+def test_results_as_xarray_and_files_through_xarray(exported, climsim_data, tmp_path):
+    xr = pytest.importorskip("xarray")
+    from hybridge.data import V1, read_pair
+    from hybridge.data.xarray_io import open_pair
+
+    evaluate([exported], climsim_data, tmp_path, progress=False)
+    ds = xr.open_dataset(tmp_path / "metrics.nc")
+    levels = [r for r in _rows(tmp_path / "metrics_by_level.csv") if r["variable"] == "ptend_t"]
+    assert ds["r2_ptend_t"].dims == ("lev",) and ds["r2_ptend_t"].size == 60
+    assert ds["r2_ptend_t"].values == pytest.approx([float(r["r2"]) for r in levels], rel=1e-5)
+    assert ds["rmse_cam_out_PRECC"].attrs["units"] == "m/s" and "SST about" in ds.attrs["r2_definition"]
+    assert ds["pressure_hpa"].values[-1] > 900
+    pair = find_pairs(climsim_data)[0]
+    inputs, targets = open_pair(pair, V1)
+    x, y = read_pair(pair, V1)
+    assert (targets["ptend_t"].transpose("ncol", "lev").values.astype("f4") == y[:, :60]).all()
+    assert (inputs["state_ps"].values.astype("f4") == x[:, 120]).all()
+    assert targets["ptend_q0001"].attrs["units"] == "kg/kg/s"
+
+
+def test_tensorboard_scalars_when_installed(trained):
+    pytest.importorskip("tensorboard")
+    events = list((trained / "tensorboard").glob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 0

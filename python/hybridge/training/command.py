@@ -13,11 +13,11 @@ import argparse
 
 import torch.distributed as dist
 
-from .checkpoint import load_checkpoint
-from .config import load_config, parse_set
-from .models import describe_models, load_plugins
-from .training.loop import train
-from .training.tensorboard import check as check_tensorboard
+from ..checkpoint import load_checkpoint
+from ..config import load_config, parse_set
+from ..models import describe_models, load_plugins
+from .loop import train
+from .tensorboard import check as check_tensorboard
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
