@@ -8,16 +8,19 @@ The Python API (the CLI ``hybridge ...`` is a thin layer over it)::
                           outputs=[{"name": "y", "shape": [8], "units": "K/s"}])
     manifest = hybridge.read_manifest("model.pt")
 
-- export: :func:`export_model` (any ``nn.Module`` or scripted module with its tensor
-  declarations), :func:`export_checkpoint` (a ``hybridge train`` checkpoint);
-- manifests: :class:`Manifest`, :class:`TensorSpec`, :func:`tensor_spec`,
-  :func:`read_manifest`, :func:`validate_manifest`, :class:`ManifestError`;
-- training: :func:`load_config`, :func:`train`, :func:`register_model` (your own
+- export: ``export_model`` (any ``nn.Module`` or scripted module with its tensor
+  declarations) and ``export_checkpoint`` (a ``hybridge train`` checkpoint), from
+  :mod:`hybridge.export`;
+- manifests: ``Manifest``, ``TensorSpec``, ``Variable``, ``tensor_spec``, ``read_manifest``,
+  ``validate_manifest``, ``ManifestError``, from :mod:`hybridge.manifest`;
+- training: ``load_config`` (:mod:`hybridge.config`), ``train``
+  (:mod:`hybridge.training.loop`), ``register_model`` (:mod:`hybridge.models`: your own
   architecture, seen by ``hybridge train`` and ``hybridge export``);
-- evaluation: :func:`evaluate`, :func:`check_model` (``hybridge inspect``).
+- evaluation: ``evaluate`` (:mod:`hybridge.evaluation`), ``check_model``
+  (``hybridge inspect``, :mod:`hybridge.inspect_model`).
 
-Names are imported on first use, so ``import hybridge`` stays cheap (no torch) for
-``hybridge config`` and the build-system helpers.
+Names are imported on first use: ``import hybridge`` itself does not load torch
+(``hybridge.install``, the build-system helper, is imported through it).
 """
 
 from __future__ import annotations
@@ -43,23 +46,9 @@ _API = {
     "check_model": "hybridge.inspect_model",
 }
 
-__all__ = [
-    "Manifest",
-    "ManifestError",
-    "TensorSpec",
-    "Variable",
-    "__version__",
-    "check_model",
-    "evaluate",
-    "export_checkpoint",
-    "export_model",
-    "load_config",
-    "read_manifest",
-    "register_model",
-    "tensor_spec",
-    "train",
-    "validate_manifest",
-]
+# The API names are resolved by __getattr__ (listed by dir(hybridge)); documentation tools
+# find them in their modules: hybridge.export, hybridge.manifest, hybridge.models, ...
+__all__ = ["__version__"]
 
 
 def __getattr__(name: str):
@@ -70,5 +59,5 @@ def __getattr__(name: str):
 
 
 def __dir__():
-    """The public names, for ``dir(hybridge)`` and documentation tools."""
-    return sorted(__all__)
+    """The public names, for ``dir(hybridge)``."""
+    return sorted([*__all__, *_API])

@@ -43,9 +43,9 @@ DECLARATIONS = {
 
 
 def test_import_hybridge_is_light_and_exposes_the_api():
-    code = "import sys, hybridge; print('torch' in sys.modules, sorted(hybridge.__all__)[:3])"
+    code = "import sys, hybridge; print('torch' in sys.modules, 'export_model' in dir(hybridge))"
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert res.stdout.startswith("False")  # hybridge config needs no torch
+    assert res.stdout.split() == ["False", "True"]  # names resolve on first use
     for name in ("export_model", "export_checkpoint", "read_manifest", "validate_manifest", "register_model"):
         assert callable(getattr(hybridge, name)), name
 
