@@ -103,6 +103,36 @@ class TensorSpec:
         raise KeyError(f"{self.name} has no variable {name!r}")
 
 
+def tensor_spec(
+    name: str,
+    shape: Iterable[int] | None = None,
+    *,
+    layout: Iterable[tuple] | None = None,
+    units: str = "",
+    dtype: str = "float32",
+    batch_axis: int = 0,
+) -> TensorSpec:
+    """A validated :class:`TensorSpec` from plain values.
+
+    ``shape`` is per column (no column axis), e.g. ``[124]`` or ``[2, 60]``; without it the
+    last axis is the sum of the ``layout`` sizes. ``layout`` lists ``(variable, size[,
+    units])`` along the last axis, e.g. ``[("state_t", 8, "K"), ("state_ps", 1, "Pa")]``;
+    without one, ``units`` (when given) becomes a one-variable layout named after the
+    tensor. ``batch_axis`` is where the column axis sits in the model's tensor (1 for an
+    RNN state ``[layers, ncol, hidden]``)."""
+    entries = layout_from_sizes(layout) if layout else []
+    if shape is None:
+        if not entries:
+            raise ManifestError(f"tensor '{name}': give a shape or a layout")
+        shape = [sum(v.size for v in entries)]
+    shape = [int(d) for d in shape]
+    if not entries and units and shape:
+        entries = [Variable(name, 0, shape[-1], units)]
+    spec = TensorSpec(name, shape, dtype, int(batch_axis), entries)
+    spec.validate("tensor")
+    return spec
+
+
 def layout_from_sizes(pairs: Iterable[tuple[str, int] | tuple[str, int, str]]) -> list[Variable]:
     """``[("state_t", 60, "K"), ("state_ps", 1, "Pa")]`` -> contiguous :class:`Variable` s."""
     out, offset = [], 0
@@ -202,8 +232,15 @@ def model_checksum(path: str | os.PathLike) -> str:
     return "sha256:" + h.hexdigest()
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def save_model(module: torch.jit.ScriptModule, manifest: Manifest, path: str | os.PathLike) -> None:
-    """Write a scripted model with its manifest (checksum filled in), atomically.
+    """Write a scripted model with its manifest (checksum filled in), atomically; the file
+    gets the mode a plain ``open`` would give it (0666 less the umask).
 
     The model is saved once without the manifest to take the checksum of its contents, then
     with it; the second save's contents must give the same checksum (torch writes them
@@ -219,7 +256,7 @@ def save_model(module: torch.jit.ScriptModule, manifest: Manifest, path: str | o
         torch.jit.save(module, tmp, _extra_files={EXTRA_FILE: manifest.to_json()})
         if model_checksum(tmp) != manifest.checksum:
             raise ManifestError(f"{path}: the model's contents changed between two saves; not written")
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp made it 0600
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -232,18 +269,28 @@ def _temp_path(folder: str) -> str:
     return tmp
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def read_manifest(path: str | os.PathLike) -> Manifest:
     """Read and validate the manifest of a model file without keeping the model."""
     extra = {EXTRA_FILE: ""}
     if not os.path.exists(path):
         raise FileNotFoundError(f"model file not found: {path}")
-    torch.jit.load(os.fspath(path), map_location="cpu", _extra_files=extra)
+    try:
+        torch.jit.load(os.fspath(path), map_location="cpu", _extra_files=extra)
+    except RuntimeError as e:
+        first = next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)
+        raise ManifestError(f"{path}: not a TorchScript model file ({first})") from None
     if not extra[EXTRA_FILE]:
         raise ManifestError(f"{path}: no {EXTRA_FILE} in the model file")
     return Manifest.from_json(extra[EXTRA_FILE])
+
+
+def validate_manifest(manifest: Manifest | dict | str) -> Manifest:
+    """A :class:`Manifest` from a Manifest, its dict or its JSON text, validated (a
+    :class:`ManifestError` names the problem). The engine applies the same rules at load."""
+    if isinstance(manifest, Manifest):
+        text = manifest.to_json()
+    elif isinstance(manifest, dict):
+        text = json.dumps(manifest)
+    else:
+        text = str(manifest)
+    return Manifest.from_json(text)

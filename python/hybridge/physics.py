@@ -29,8 +29,6 @@ Constants are those of DESIGN.md (E3SM/ClimSim). Options (recorded in the manife
     zeroed top, which keeps q >= 0. Only a column with no water left cannot close.
 """
 
-from __future__ import annotations
-
 import torch
 from torch import nn
 
@@ -53,35 +51,120 @@ DEFAULT_OPTIONS = {
     "nonneg_fluxes": True,
     "water_conservation": True,
 }
+CLIMSIM_NLEV = 60  # the default zero_top_levels (12) is ClimSim's, for its 60 levels
 _WATER = ("q0001", "q0002", "q0003")
+_SWITCHES = ("q_nonneg", "nonneg_fluxes", "water_conservation")
 
 
 class PhysicsError(ValueError):
-    """A physics option cannot be applied to this variable set."""
+    """A physics option has a bad value or cannot be applied to this variable set."""
 
 
 def physics_options(overrides: dict | None = None) -> dict:
+    """The defaults updated with ``overrides``, every value checked (types and signs); an
+    unknown option or a bad value is a :class:`PhysicsError` naming it."""
     opts = dict(DEFAULT_OPTIONS)
     for k, v in (overrides or {}).items():
         if k not in DEFAULT_OPTIONS:
             raise PhysicsError(f"unknown physics option {k!r}; known: {sorted(DEFAULT_OPTIONS)}")
         opts[k] = v
-    opts["dt"] = float(opts["dt"])
+    for k in _SWITCHES:
+        if not isinstance(opts[k], bool):
+            raise PhysicsError(f"physics option {k} must be true or false, got {opts[k]!r}")
+    dt = opts["dt"]
+    if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not (dt > 0 and dt < float("inf")):
+        raise PhysicsError(f"physics option dt must be a positive number of seconds, got {dt!r}")
+    opts["dt"] = float(dt)
+    ntop = opts["zero_top_levels"]
+    if isinstance(ntop, bool) or not isinstance(ntop, int) or ntop < 0:
+        raise PhysicsError(f"physics option zero_top_levels must be an integer >= 0, got {ntop!r}")
+    names = opts["zero_top_variables"]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise PhysicsError(f"physics option zero_top_variables must be a list of output names, got {names!r}")
     return opts
 
 
-class ColumnPhysics(nn.Module):
-    """``forward(x, y) -> y``: x inputs and y outputs of a column, physical units."""
+def resolve_physics(varset: VariableSet, requested: dict | None = None, has_grid: bool = True):
+    """The physics options that apply to ``varset``: ``(options, notes)``.
 
-    def __init__(self, varset: VariableSet, options: dict):
+    ``requested`` are the options asked for explicitly (training config, ``--physics``);
+    the others take their defaults. A default whose variables are missing is switched off
+    and a note says so; an explicit request that cannot apply is a :class:`PhysicsError`
+    naming what is missing. ``has_grid``: hybrid coefficients for the profiles' levels are
+    known (water conservation needs the layer masses). ``options["active"]`` is False when
+    nothing applies: the exported model then has no physics module at all."""
+    requested = dict(requested or {})
+    opts = physics_options(requested)
+    notes: list[str] = []
+    xin, yout = varset.offsets("in"), varset.offsets("out")
+
+    def off(key: str, why: str) -> None:
+        if requested.get(key):
+            raise PhysicsError(f"physics option {key} cannot apply to variable set {varset.name!r}: {why}")
+        opts[key] = 0 if key == "zero_top_levels" else False
+        notes.append(f"{key}: off ({why})")
+
+    zeroed = [n for n in opts["zero_top_variables"] if n in yout]
+    if opts["zero_top_levels"] > 0:
+        if not zeroed:
+            off("zero_top_levels", "no output among " + ", ".join(opts["zero_top_variables"]))
+        else:
+            nlev = min(yout[n][1] for n in zeroed)
+            if "zero_top_levels" in requested and opts["zero_top_levels"] > nlev:
+                raise PhysicsError(
+                    f"physics option zero_top_levels must be between 0 and {nlev} (the levels of "
+                    f"{', '.join(zeroed)}), got {opts['zero_top_levels']}"
+                )
+            if "zero_top_levels" not in requested and nlev != CLIMSIM_NLEV:
+                off("zero_top_levels", f"the default 12 is ClimSim's, for 60 levels; the outputs have {nlev}")
+    if opts["q_nonneg"] and not any("ptend_" + s in yout and "state_" + s in xin for s in _WATER):
+        off("q_nonneg", "no ptend_qXXXX output with its state_qXXXX input")
+    if opts["nonneg_fluxes"] and not any(n.startswith("cam_out_") for n in yout):
+        off("nonneg_fluxes", "no cam_out_* output")
+    if opts["water_conservation"]:
+        need = [("input", "state_ps", xin), ("input", "pbuf_LHFLX", xin)]
+        need += [("output", "cam_out_PRECC", yout), ("output", "ptend_q0001", yout)]
+        missing = [f"{role} {n}" for role, n, d in need if n not in d]
+        if missing:
+            off("water_conservation", "needs " + ", ".join(missing))
+        elif not has_grid:
+            off(
+                "water_conservation",
+                f"no hybrid coefficients (hyai, hybi) for {yout['ptend_q0001'][1]} levels",
+            )
+    opts["active"] = bool(opts["zero_top_levels"] > 0 or any(opts[k] for k in _SWITCHES))
+    return opts, notes
+
+
+class NoPhysics(nn.Module):
+    """``forward(x, y) -> y``: the bare network's outputs, for a model without physics."""
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return y
+
+
+class ColumnPhysics(nn.Module):
+    """``forward(x, y) -> y``: x inputs and y outputs of a column, physical units.
+
+    ``options`` as :func:`resolve_physics` returns them; ``hyai``/``hybi`` the interface
+    hybrid coefficients of the profiles' levels (ClimSim's by default)."""
+
+    # declared here (evaluated, no __future__ annotations): TorchScript cannot type an
+    # attribute that is an empty list
+    zero_top: list[tuple[int, int]]
+    water: list[tuple[int, int, int]]
+    fluxes: list[int]
+
+    def __init__(self, varset: VariableSet, options: dict, hyai=None, hybi=None):
         super().__init__()
-        opts = physics_options(options)
+        opts = {k: v for k, v in options.items() if k != "active"}
+        opts = physics_options(opts)
         xin, yout = varset.offsets("in"), varset.offsets("out")
         self.dt = float(opts["dt"])
         self.ntop = int(opts["zero_top_levels"])
-        self.zero_top: list[tuple[int, int]] = [yout[n] for n in opts["zero_top_variables"] if n in yout]
+        self.zero_top = [yout[n] for n in opts["zero_top_variables"] if n in yout]
         # (state offset or -1, tendency offset, nlev) for each water species predicted
-        self.water: list[tuple[int, int, int]] = [
+        self.water = [
             (
                 xin["state_" + s][0] if "state_" + s in xin else -1,
                 yout["ptend_" + s][0],
@@ -91,11 +174,15 @@ class ColumnPhysics(nn.Module):
             if "ptend_" + s in yout
         ]
         self.q_nonneg = bool(opts["q_nonneg"])
-        self.fluxes: list[int] = [off for n, (off, _) in yout.items() if n.startswith("cam_out_")]
+        self.fluxes = [off for n, (off, _) in yout.items() if n.startswith("cam_out_")]
         self.nonneg_fluxes = bool(opts["nonneg_fluxes"])
         self.water_conservation = bool(opts["water_conservation"])
         self.i_ps, self.i_lhflx, self.i_precc, self.i_precsc = -1, -1, -1, -1
         nlev = max([n for _, _, n in self.water] + [1])
+        if hyai is None or hybi is None:
+            grid = load_grid()
+            hyai, hybi = grid.hyai, grid.hybi
+        hyai, hybi = torch.as_tensor(hyai, dtype=torch.float64), torch.as_tensor(hybi, dtype=torch.float64)
         if self.water_conservation:
             need = [
                 ("input", "state_ps", xin),
@@ -111,11 +198,12 @@ class ColumnPhysics(nn.Module):
             self.i_ps, self.i_lhflx = xin["state_ps"][0], xin["pbuf_LHFLX"][0]
             self.i_precc = yout["cam_out_PRECC"][0]
             self.i_precsc = yout["cam_out_PRECSC"][0] if "cam_out_PRECSC" in yout else -1
-        grid = load_grid()
-        if self.water_conservation and grid.nlev != nlev:
-            raise PhysicsError(f"moisture tendencies have {nlev} levels, the grid has {grid.nlev}")
-        self.register_buffer("dA_P0", torch.tensor(grid.hyai[1:] - grid.hyai[:-1]) * P0)
-        self.register_buffer("dB", torch.tensor(grid.hybi[1:] - grid.hybi[:-1]))
+            if hyai.numel() != nlev + 1:
+                raise PhysicsError(
+                    f"moisture tendencies have {nlev} levels, the hybrid coefficients {hyai.numel() - 1}"
+                )
+        self.register_buffer("dA_P0", (hyai[1:] - hyai[:-1]) * P0)
+        self.register_buffer("dB", hybi[1:] - hybi[:-1])
         self.options = opts
         self.gravit, self.latvap, self.rhoh2o = GRAVIT, LATVAP, RHOH2O
 

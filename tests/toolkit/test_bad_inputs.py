@@ -9,7 +9,7 @@ from hybridge.checkpoint import CheckpointError, load_checkpoint, save_checkpoin
 from hybridge.cli import main as cli_main
 from hybridge.config import ConfigError, load_config
 from hybridge.data import V1, DataError, find_pairs, read_pair
-from hybridge.export import export
+from hybridge.export import export_checkpoint
 from hybridge.manifest import EXTRA_FILE, read_manifest
 
 
@@ -95,7 +95,7 @@ def test_checkpoint_from_another_model(trained, climsim_data, tmp_path, capsys):
     with pytest.raises(
         CheckpointError, match=rf"{bad}: weights do not fit the model: shape mismatch net.0.weight"
     ):
-        export(bad, out)
+        export_checkpoint(bad, out)
     assert not out.exists() and not list(tmp_path.glob("*.tmp"))
 
 
@@ -131,6 +131,6 @@ def test_failed_export_leaves_previous_file_intact(trained, exported, tmp_path):
     target = tmp_path / "model.pt"
     target.write_bytes(exported.read_bytes())
     with pytest.raises(ValueError, match="unknown physics option 'conserve'"):
-        export(trained / "best.pt", target, {"conserve": True})
+        export_checkpoint(trained / "best.pt", target, {"conserve": True})
     assert target.read_bytes() == exported.read_bytes()
     assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]

@@ -41,7 +41,8 @@ def test_torchrun_two_cpu_processes(climsim_data, tmp_path):
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "on 2 process(es)" in res.stdout
-    assert res.stdout.count("trained 2 epochs") == 1  # only rank 0 reports and writes
+    assert res.stdout.count("trained epochs 1..2 of 2") == 1  # only rank 0 reports and writes
+    assert res.stdout.count("epoch 2/2:") == 1
     ckpt = load_checkpoint(tmp_path / "last.pt")
     assert ckpt["epoch"] == 2
     assert all(torch.isfinite(v).all() for v in ckpt["state_dict"].values())

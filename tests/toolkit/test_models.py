@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from hybridge.data import V1, V2
-from hybridge.models import MODELS, build_model
+from hybridge.models import build_model
 
 SMALL = {
     "mlp": {"hidden": [32]},
@@ -14,7 +14,7 @@ SMALL = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(SMALL))
 @pytest.mark.parametrize("varset", [V1, V2], ids=["v1", "v2"])
 def test_model_shapes_script_and_determinism(name, varset):
     torch.manual_seed(0)
@@ -40,5 +40,24 @@ def test_level_models_keep_columns_independent():
 def test_unknown_model_or_option_is_named():
     with pytest.raises(ValueError, match="unknown model 'cnn'"):
         build_model("cnn", V1)
-    with pytest.raises(ValueError, match="model 'mlp': bad option"):
+    with pytest.raises(ValueError, match=r"model 'mlp' has no option 'widht'; its options: hidden \(default"):
         build_model("mlp", V1, {"widht": 3})
+    with pytest.raises(ValueError, match="hidden must be positive integer widths"):
+        build_model("mlp", V1, {"hidden": [0]})
+
+
+def test_one_integer_is_one_hidden_layer():
+    """``--set model_options="{hidden: 64}"`` (issue 19): one hidden layer of 64."""
+    m = build_model("mlp", V1, {"hidden": 64})
+    assert [layer.out_features for layer in m.net if isinstance(layer, torch.nn.Linear)] == [64, V1.n_out]
+
+
+@pytest.mark.parametrize("name", ["unet1d", "reslstm"])
+def test_level_models_take_any_number_of_levels(name):
+    """8 levels, no scalar output: the level axis comes from the variable set."""
+    from hybridge.data import VariableSet
+
+    varset = VariableSet("eight", (("state_t", 8), ("state_ps", 1)), (("ptend_t", 8),))
+    m = build_model(name, varset, SMALL[name])
+    x = torch.randn(3, varset.n_in)
+    assert m(x).shape == (3, 8) and torch.equal(torch.jit.script(m)(x), m(x))

@@ -93,6 +93,19 @@ def output_scale(name: str, size: int) -> np.ndarray:
     return np.broadcast_to(stats[name], (size,)).copy()
 
 
+def has_climsim_statistics(varset: VariableSet) -> bool:
+    """ClimSim's statistics files hold every variable of ``varset`` at its size."""
+    inputs = [_stat_file(f"input_{k}.nc") for k in ("mean", "max", "min")]
+    outputs = _stat_file("output_scale.nc")
+
+    def fits(stats, name, size):
+        return name in stats and stats[name].size in (1, size)
+
+    return all(fits(s, n, k) for s in inputs for n, k in varset.inputs) and all(
+        fits(outputs, n, k) for n, k in varset.outputs
+    )
+
+
 def climsim_normalization_arrays(varset: VariableSet):
     """ClimSim's convention: ``x' = (x - input_mean)/(input_max - input_min)``, ``y' = y*output_scale``."""
     mean = np.concatenate([input_stat("mean", n, s) for n, s in varset.inputs])

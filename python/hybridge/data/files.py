@@ -14,9 +14,12 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 
+from .calendar import parse_date
+from .calendar import stamp as format_stamp
 from .variables import VariableSet
 
 DT_CLIMSIM = 1200.0  # s, E3SM-MMF physics time step
+_CASE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 _NAME = re.compile(r"^(?P<case>.+)\.mli\.(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})-(?P<s>\d{5})\.nc$")
 
 
@@ -26,14 +29,26 @@ class DataError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class FilePair:
+    """One time step: the ``.mli`` (inputs) and ``.mlo`` (outputs) files and their time."""
+
     mli: Path
     mlo: Path
     time: tuple[int, int, int, int]  # year, month, day, seconds of day
 
     @property
     def stamp(self) -> str:
-        y, m, d, s = self.time
-        return f"{y:04d}-{m:02d}-{d:02d}-{s:05d}"
+        """``YYYY-MM-DD-SSSSS``, as in the file name."""
+        return format_stamp(self.time)
+
+
+def check_case(case: str | None) -> None:
+    """A case is a plain file-name prefix (``E3SM-MMF``): no folder, no ``..``, so that files
+    named after it stay inside the data folder."""
+    if case is not None and (not _CASE.match(str(case)) or ".." in str(case)):
+        raise DataError(
+            f"case {case!r} is not a plain file-name prefix (letters, digits, '.', '_', '+', '-'; "
+            "no '/' or '..')"
+        )
 
 
 def find_pairs(root, case: str | None = None) -> list[FilePair]:
@@ -42,6 +57,7 @@ def find_pairs(root, case: str | None = None) -> list[FilePair]:
     Every ``.mli`` must have its ``.mlo`` partner; ``case`` restricts the prefix
     (``E3SM-MMF`` in ClimSim; any prefix is accepted when None).
     """
+    check_case(case)
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"data directory not found: {root}")
@@ -71,36 +87,45 @@ def split_by_time(
     if stride < 1:
         raise ValueError(f"stride must be >= 1, got {stride}")
     if val_from:
-        y, m, d = (int(v) for v in val_from.split("-"))
-        cut = sum(p.time[:3] < (y, m, d) for p in pairs)
+        day = parse_date(val_from, "val_from")
+        cut = sum(p.time[:3] < day for p in pairs)
     else:
         cut = len(pairs) - round(val_fraction * len(pairs))
     return pairs[:cut][::stride], pairs[cut:][::stride]
 
 
-def _read_var(ds: netCDF4.Dataset, path: Path, name: str, size: int, ncol: int | None):
+def _variable(ds: netCDF4.Dataset, path: Path, name: str, size: int, ncol: int | None):
+    """The netCDF variable ``name`` after checking its dims against ``size`` (1 or nlev) and
+    ``ncol``; returns ``(variable, dims)``. Reads no data."""
     if name not in ds.variables:
-        have = ", ".join(sorted(v for v in ds.variables if v.split("_")[0] in ("state", "pbuf", "cam")))
+        have = ", ".join(sorted(v for v in ds.variables if ds.variables[v].dimensions))
         raise DataError(f"{path}: variable '{name}' not found (file has: {have})")
     v = ds.variables[name]
-    dims = list(v.dimensions)
-    a = np.asarray(v[:], dtype=np.float64)
+    dims, shape = list(v.dimensions), list(v.shape)
     if dims and dims[0] == "time":
-        if a.shape[0] != 1:
-            raise DataError(f"{path}: variable '{name}' has {a.shape[0]} time records, expected 1")
-        a, dims = a[0], dims[1:]
-    if size == 1:
-        if dims != ["ncol"]:
-            raise DataError(f"{path}: variable '{name}' has dims {tuple(dims)}, expected ('ncol',)")
-        col = a
-    else:
+        if shape[0] != 1:
+            raise DataError(f"{path}: variable '{name}' has {shape[0]} time records, expected 1")
+        dims, shape = dims[1:], shape[1:]
+    if size == 1 and dims != ["ncol"]:
+        raise DataError(f"{path}: variable '{name}' has dims {tuple(dims)}, expected ('ncol',)")
+    if size > 1:
         if sorted(dims) != ["lev", "ncol"]:
             raise DataError(f"{path}: variable '{name}' has dims {tuple(dims)}, expected ('lev', 'ncol')")
-        col = a.T if dims[0] == "lev" else a
-        if col.shape[1] != size:
-            raise DataError(f"{path}: variable '{name}' has {col.shape[1]} levels, expected {size}")
-    if ncol is not None and col.shape[0] != ncol:
-        raise DataError(f"{path}: variable '{name}' has {col.shape[0]} columns, expected {ncol}")
+        nlev = shape[dims.index("lev")]
+        if nlev != size:
+            raise DataError(f"{path}: variable '{name}' has {nlev} levels, the variable set expects {size}")
+    have = shape[dims.index("ncol")]
+    if ncol is not None and have != ncol:
+        raise DataError(f"{path}: variable '{name}' has {have} columns, expected {ncol}")
+    return v, dims
+
+
+def _read_var(ds: netCDF4.Dataset, path: Path, name: str, size: int, ncol: int | None):
+    v, dims = _variable(ds, path, name, size, ncol)
+    a = np.asarray(v[:], dtype=np.float64)
+    if len(a.shape) > len(dims):  # the time record of length 1
+        a = a[0]
+    col = a if size == 1 or dims[0] == "ncol" else a.T
     if not np.all(np.isfinite(col)):
         bad = np.argwhere(~np.isfinite(col.reshape(col.shape[0], -1)))[0]
         raise DataError(
@@ -127,6 +152,24 @@ def read_pair(pair: FilePair, varset: VariableSet, dt: float = DT_CLIMSIM):
             else:
                 y.append(_read_var(mlo, pair.mlo, name, size, ncol))
     return np.concatenate(x, 1).astype(np.float32), np.concatenate(y, 1).astype(np.float32)
+
+
+def check_pair(pair: FilePair, varset: VariableSet) -> int:
+    """Check, from the file headers only, that ``pair`` holds every variable of ``varset``
+    with its dims, levels and one column count (``state_X`` in both files for a
+    ``ptend_X`` target); returns ``ncol``. Run before any work starts."""
+    with netCDF4.Dataset(pair.mli) as mli, netCDF4.Dataset(pair.mlo) as mlo:
+        ncol = _ncol(mli, pair.mli)
+        for name, size in varset.inputs:
+            _variable(mli, pair.mli, name, size, ncol)
+        for name, size in varset.outputs:
+            if name.startswith("ptend_"):
+                state = "state_" + name[len("ptend_") :]
+                _variable(mli, pair.mli, state, size, ncol)
+                _variable(mlo, pair.mlo, state, size, ncol)
+            else:
+                _variable(mlo, pair.mlo, name, size, ncol)
+    return ncol
 
 
 def read_surface_pressure(pair: FilePair) -> np.ndarray:

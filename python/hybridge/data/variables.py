@@ -1,7 +1,8 @@
 """Variable sets: which ClimSim fields form the input vector x and the target vector y.
 
 A variable set is an ordered list of ``(name, size)`` for the inputs and for the outputs;
-``size`` is ``nlev`` (60) for a profile, 1 for a surface/column scalar. The order is the
+``size`` is ``nlev`` for a profile (60 in ClimSim; any number in other data), 1 for a
+surface/column scalar. The order is the
 layout of x and y (profiles first in v1/v2, index 0 = model top). Targets named
 ``ptend_X`` are tendencies ``(mlo.state_X - mli.state_X) / dt``; every other target is read
 from the ``.mlo`` file as is (``cam_out_*``).
@@ -79,6 +80,8 @@ class VariableSetError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class VariableSet:
+    """Ordered ``(name, size)`` entries of the input vector x and the target vector y."""
+
     name: str
     inputs: tuple[tuple[str, int], ...]
     outputs: tuple[tuple[str, int], ...]
@@ -91,7 +94,24 @@ class VariableSet:
     def n_out(self) -> int:
         return sum(s for _, s in self.outputs)
 
+    @property
+    def nlev(self) -> int | None:
+        """Levels of the profiles (entries of size > 1); None when every entry is a scalar."""
+        sizes = {s for _, s in self.inputs + self.outputs if s > 1}
+        return max(sizes) if sizes else None
+
+    def with_levels(self, nlev: int) -> VariableSet:
+        """The same variables with every profile on ``nlev`` levels (v1 on an 8-level grid)."""
+        if nlev < 2:
+            raise VariableSetError(f"{self.name}: a profile needs at least 2 levels, got {nlev}")
+
+        def resize(entries):
+            return tuple((n, nlev if s > 1 else 1) for n, s in entries)
+
+        return VariableSet(self.name, resize(self.inputs), resize(self.outputs))
+
     def units(self, name: str) -> str:
+        """Physical units of a ClimSim variable ("" for a name ClimSim does not have)."""
         return UNITS.get(name, "")
 
     def offsets(self, which: str) -> dict[str, tuple[int, int]]:
@@ -111,18 +131,28 @@ class VariableSet:
 
     @classmethod
     def from_dict(cls, d: dict, where: str = "variable set") -> VariableSet:
-        unknown = set(d) - {"name", "inputs", "outputs"}
+        """Read a spec: ``name``, ``inputs``, ``outputs`` and optionally ``nlev`` (the size of a
+        profile named without a size, default 60); see docs/toolkit_data.md."""
+        unknown = set(d) - {"name", "inputs", "outputs", "nlev"}
         if unknown:
             raise VariableSetError(
-                f"{where}: unknown key(s) {sorted(unknown)}; expected name, inputs, outputs"
+                f"{where}: unknown key(s) {sorted(unknown)}; expected name, inputs, outputs, nlev"
             )
+        nlev = d.get("nlev", NLEV)
+        if isinstance(nlev, bool) or not isinstance(nlev, int) or nlev < 2:
+            raise VariableSetError(f"{where}: nlev must be an integer >= 2, got {nlev!r}")
         try:
-            ins = tuple(_entry(e, where) for e in d["inputs"])
-            outs = tuple(_entry(e, where) for e in d["outputs"])
+            ins = tuple(_entry(e, where, nlev) for e in _list(d["inputs"], "inputs", where))
+            outs = tuple(_entry(e, where, nlev) for e in _list(d["outputs"], "outputs", where))
         except KeyError as e:
             raise VariableSetError(f"{where}: missing key {e}") from None
         if not ins or not outs:
             raise VariableSetError(f"{where}: inputs and outputs must not be empty")
+        for role, entries in (("inputs", ins), ("outputs", outs)):
+            names = [n for n, _ in entries]
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise VariableSetError(f"{where}: variable {twice[0]!r} is listed twice in the {role}")
         for name, _ in outs:
             if not (name.startswith(("ptend_", "cam_out_"))):
                 raise VariableSetError(
@@ -131,15 +161,28 @@ class VariableSet:
         return cls(str(d.get("name", "custom")), ins, outs)
 
 
-def _entry(e, where: str) -> tuple[str, int]:
-    """A spec entry: ``state_t`` (profile, 60 levels), ``[state_ps, 1]`` or ``{name, size}``."""
+def _list(v, key: str, where: str) -> list:
+    if not isinstance(v, (list, tuple)):
+        raise VariableSetError(f"{where}: {key} must be a list of variables, got {v!r}")
+    return list(v)
+
+
+def _entry(e, where: str, nlev: int = NLEV) -> tuple[str, int]:
+    """A spec entry: ``state_t`` (a ClimSim profile: ``nlev`` levels; any other name: a
+    scalar), ``[state_ps, 1]`` or ``{name: state_t, size: 8}``."""
     if isinstance(e, str):
-        return (e, NLEV if _is_profile_name(e) else 1)
-    if isinstance(e, dict) and set(e) <= {"name", "size"} and "name" in e:
-        return (str(e["name"]), int(e.get("size", 1)))
-    if isinstance(e, (list, tuple)) and len(e) == 2:
-        return (str(e[0]), int(e[1]))
-    raise VariableSetError(f"{where}: cannot read variable entry {e!r}")
+        name, size = e, nlev if _is_profile_name(e) else 1
+    elif isinstance(e, dict) and set(e) <= {"name", "size"} and "name" in e:
+        name, size = e["name"], e.get("size", 1)
+    elif isinstance(e, (list, tuple)) and len(e) == 2:
+        name, size = e
+    else:
+        raise VariableSetError(f"{where}: cannot read variable entry {e!r}")
+    if not isinstance(name, str) or not name.isidentifier():
+        raise VariableSetError(f"{where}: variable name {name!r} is not a netCDF variable name")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise VariableSetError(f"{where}: variable {name!r} has size {size!r}; expected an integer >= 1")
+    return (name, size)
 
 
 _PROFILES = {
@@ -247,8 +290,11 @@ def get_variable_set(spec) -> VariableSet:
         if "VARIABLES" not in ns:
             raise VariableSetError(f"{spec}: defines no VARIABLES dict")
         return VariableSet.from_dict(ns["VARIABLES"], where=spec)
-    with open(spec) as f:
-        d = yaml.safe_load(f)
+    try:
+        with open(spec) as f:
+            d = yaml.safe_load(f)
+    except yaml.YAMLError as e:
+        raise VariableSetError(f"{spec}: not valid YAML ({' '.join(str(e).split())})") from None
     if not isinstance(d, dict):
         raise VariableSetError(f"{spec}: expected a mapping with inputs and outputs")
     return VariableSet.from_dict(d, where=spec)

@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import torch
 
-from ..data.variables import NLEV
-
 
 class ColumnLayout(torch.nn.Module):
-    def __init__(self, inputs, outputs, nlev: int = NLEV):
+    """Index tensors that split x into profiles and scalars and join the heads' outputs;
+    ``nlev`` is the profiles' size in the variable set (every profile must have it)."""
+
+    def __init__(self, inputs, outputs):
         super().__init__()
+        sizes = sorted({int(s) for _, s in list(inputs) + list(outputs) if int(s) > 1})
+        if len(sizes) > 1:
+            raise ValueError(f"level-wise models need one profile size, the variable set has {sizes}")
+        if not sizes:
+            raise ValueError("level-wise models need at least one profile (size > 1) in the variable set")
+        nlev = sizes[0]
         self.nlev = nlev
         in_prof, in_scal = self._split(inputs, nlev)
         out_prof, out_scal = self._split(outputs, nlev)
@@ -38,8 +45,6 @@ class ColumnLayout(torch.nn.Module):
                 prof.extend(range(off, off + size))
             elif size == 1:
                 scal.append(off)
-            else:
-                raise ValueError(f"level-wise models take profiles of {nlev} or scalars, got size {size}")
             off += size
         return prof, scal
 

@@ -11,11 +11,15 @@ import torch
 from torch import nn
 
 from .layout import ColumnLayout
+from .resmlp import _positive
 
 
 class ResLSTM(nn.Module):
+    """Residual bidirectional LSTM over the levels of a column."""
+
     def __init__(self, n_in: int, n_out: int, inputs, outputs, hidden: int = 128, layers: int = 3):
         super().__init__()
+        _positive(hidden=hidden, layers=layers)
         self.layout = ColumnLayout(inputs, outputs)
         c_in = self.layout.n_prof_in + self.layout.n_scal_in
         self.inp = nn.Linear(c_in, 2 * hidden)

@@ -1,7 +1,7 @@
 """1-D U-Net over the vertical: levels are the spatial axis, variables the channels.
 
-Scalars are repeated on every level as extra channels. The 60 levels are padded to a
-multiple of 2**depth at the surface end; profile outputs come from the last decoder
+Scalars are repeated on every level as extra channels. The levels (60 in ClimSim) are padded
+to a multiple of 2**depth at the surface end; profile outputs come from the last decoder
 level by level, scalar outputs from the vertical mean of the bottleneck and decoder.
 """
 
@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from .layout import ColumnLayout
+from .resmlp import _positive
 
 
 def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
@@ -20,8 +21,11 @@ def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
 
 
 class UNet1D(nn.Module):
+    """1-D U-Net over the vertical (levels the spatial axis, variables the channels)."""
+
     def __init__(self, n_in: int, n_out: int, inputs, outputs, channels: int = 64, depth: int = 2):
         super().__init__()
+        _positive(channels=channels, depth=depth)
         self.layout = ColumnLayout(inputs, outputs)
         nlev = self.layout.nlev
         self.pad = (-nlev) % (2**depth)

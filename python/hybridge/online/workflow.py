@@ -174,6 +174,7 @@ def train_and_export(
         "--device",
         "cpu",
         "--no-progress",
+        "--overwrite",  # each workflow run trains its emulator afresh
         "--cache-dir",
         str(cache),
     ]
