@@ -61,7 +61,8 @@ void Engine::agree_on_load(int fortran_comm, const std::string &path) const {
 // own declarations against it. Collective over the node.
 void Engine::load_node(const std::string &path) {
   if (!fortran_comm_)
-    throw Error(HYB_ERR_ORDER, "batching=node needs the communicator (hyb_model_set_comm) before hyb_model_load");
+    throw Error(HYB_ERR_ORDER,
+                "batching=node needs the communicator (hyb_model_set_comm) before hyb_model_load");
   auto node = std::make_unique<NodeGroup>(*fortran_comm_, options_.node_timeout_s);
   int status = HYB_OK;
   std::string message;
@@ -74,11 +75,13 @@ void Engine::load_node(const std::string &path) {
   if (!node->owner()) {
     device_ = torch::Device(torch::kCPU);  // the other ranks only pack and unpack host rows
     std::tie(status, message) = status_of([&] {
-      manifest_ = from_model_file ? Manifest::parse(text, path)
-                                  : Manifest::from_declarations(declared_, std::filesystem::path(path).stem().string());
+      manifest_ = from_model_file
+                      ? Manifest::parse(text, path)
+                      : Manifest::from_declarations(declared_, std::filesystem::path(path).stem().string());
       if (from_model_file) {
         const std::vector<std::string> diffs = compare_declarations(declared_, manifest_.tensors);
-        if (!diffs.empty()) throw Error(HYB_ERR_MANIFEST, path + ": the model does not match the declarations: " + diffs[0]);
+        if (!diffs.empty())
+          throw Error(HYB_ERR_MANIFEST, path + ": the model does not match the declarations: " + diffs[0]);
       }
     });
   }
@@ -120,8 +123,10 @@ void Engine::node_start(Bindings b) {
   int64_t ncol = 0;
   auto [status, message] = status_of([&] {
     ncol = prepare_run(b);
-    for (const auto &s : input_specs) r.mine.push_back(model_dtype_rows(whole(b.inputs.at(s.name), device_), s));
-    for (size_t i = 0; i < state_specs.size(); ++i) r.mine.push_back(model_dtype_rows(state_[i], state_specs[i]));
+    for (const auto &s : input_specs)
+      r.mine.push_back(model_dtype_rows(whole(b.inputs.at(s.name), device_), s));
+    for (size_t i = 0; i < state_specs.size(); ++i)
+      r.mine.push_back(model_dtype_rows(state_[i], state_specs[i]));
     if (recording_this_call()) r.state_in = state_;
   });
   try {
@@ -131,7 +136,9 @@ void Engine::node_start(Bindings b) {
     // The owner's batch buffers (pinned for a GPU, so they can fail): one more agreement.
     std::tie(status, message) = status_of([&] {
       if (!node_->owner()) return;
-      auto batch_of = [&](const TensorSpec &s) { return host_buffer(host_shape(s, total), scalar_type(s.dtype), device_); };
+      auto batch_of = [&](const TensorSpec &s) {
+        return host_buffer(host_shape(s, total), scalar_type(s.dtype), device_);
+      };
       for (const auto &s : input_specs) r.batch_in.push_back(batch_of(s));
       for (const auto &s : state_specs) r.batch_in.push_back(batch_of(s));
       for (const auto &s : output_specs) r.batch_out.push_back(batch_of(s));
@@ -139,7 +146,8 @@ void Engine::node_start(Bindings b) {
     });
     node_->agree_with_owner(status, message, "allocating the node's batch");
     for (size_t i = 0; i < r.mine.size(); ++i)
-      node_->start_gather(r.mine[i], node_->owner() ? r.batch_in[i] : torch::Tensor(), r.ncol_by_rank, r.gathers);
+      node_->start_gather(r.mine[i], node_->owner() ? r.batch_in[i] : torch::Tensor(), r.ncol_by_rank,
+                          r.gathers);
     if (node_->owner()) {
       // A failure from here on is reported in node_finish, where every rank listens.
       std::tie(r.owner_status, r.owner_message) = status_of([&] { NodeGroup::wait(r.gathers); });

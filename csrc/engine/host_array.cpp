@@ -17,7 +17,8 @@ std::vector<int64_t> expected_shape(const TensorSpec &s) {
 
 std::string expected_text(const TensorSpec &s) {
   std::string t = s.batched() ? "[ncol" : "[";
-  for (size_t i = 0; i < s.shape.size(); ++i) t += (s.batched() || i > 0 ? ", " : "") + std::to_string(s.shape[i]);
+  for (size_t i = 0; i < s.shape.size(); ++i)
+    t += (s.batched() || i > 0 ? ", " : "") + std::to_string(s.shape[i]);
   return t + (s.batched() ? "] with ncol >= 1 (column axis first)" : "] (no column axis: batch_axis -1)");
 }
 
@@ -44,7 +45,9 @@ torch::ScalarType scalar_type(Dtype d) {
   return torch::kFloat;
 }
 
-std::string describe(Role role, const std::string &name) { return std::string(role_name(role)) + " '" + name + "'"; }
+std::string describe(Role role, const std::string &name) {
+  return std::string(role_name(role)) + " '" + name + "'";
+}
 
 void check_host_array(const TensorSpec &spec, Role role, const HostArray &a) {
   const std::string name = describe(role, spec.name);
@@ -53,16 +56,17 @@ void check_host_array(const TensorSpec &spec, Role role, const HostArray &a) {
   bool ok = a.shape.size() == want.size();
   for (size_t i = 0; ok && i < want.size(); ++i) ok = want[i] < 0 ? a.shape[i] >= 1 : a.shape[i] == want[i];
   if (!ok)
-    throw Error(HYB_ERR_SHAPE, name + ": host array has shape " + shape_str(a.shape) + ", expected " +
-                                   expected_text(spec));
+    throw Error(HYB_ERR_SHAPE,
+                name + ": host array has shape " + shape_str(a.shape) + ", expected " + expected_text(spec));
   int64_t bytes = element_size(a.dtype);
   for (int64_t d : a.shape)
     if (__builtin_mul_overflow(bytes, d, &bytes))
       throw Error(HYB_ERR_SHAPE, name + ": host array of shape " + shape_str(a.shape) +
                                      " is larger than any memory (over 2^63 bytes)");
   if (is_floating(a.dtype) != is_floating(spec.dtype))
-    throw Error(HYB_ERR_DTYPE, name + ": the host array is " + dtype_name(a.dtype) + " but the model's tensor is " +
-                                   dtype_name(spec.dtype) + "; floats cast only to floats, integers to integers");
+    throw Error(HYB_ERR_DTYPE, name + ": the host array is " + dtype_name(a.dtype) +
+                                   " but the model's tensor is " + dtype_name(spec.dtype) +
+                                   "; floats cast only to floats, integers to integers");
 }
 
 torch::Tensor host_view(const HostArray &a, const TensorSpec &spec, int64_t first, int64_t n,

@@ -32,15 +32,13 @@ int64_t parse_int(const std::string &key, const std::string &value, int64_t min,
 bool parse_choice(const std::string &key, const std::string &value, const char *yes, const char *no) {
   if (value == yes) return true;
   if (value == no) return false;
-  throw Error(HYB_ERR_ARGUMENT,
-              "option " + key + ": value '" + value + "' is not one of " + yes + ", " + no);
+  throw Error(HYB_ERR_ARGUMENT, "option " + key + ": value '" + value + "' is not one of " + yes + ", " + no);
 }
 
 std::vector<int64_t> parse_call_list(const std::string &key, const std::string &value) {
   std::vector<int64_t> calls;
   std::stringstream in(value);
-  for (std::string item; std::getline(in, item, ',');)
-    calls.push_back(parse_int(key, item, 1, INT64_MAX));
+  for (std::string item; std::getline(in, item, ',');) calls.push_back(parse_int(key, item, 1, INT64_MAX));
   if (calls.empty()) throw Error(HYB_ERR_ARGUMENT, "option " + key + ": no call numbers in '" + value + "'");
   std::sort(calls.begin(), calls.end());
   return calls;
@@ -52,8 +50,8 @@ void set_option(Options &o, StepOption &step, const std::string &key, const std:
                 const std::string &loaded_path) {
   auto before_load = [&] {
     if (loaded)
-      throw Error(HYB_ERR_ORDER,
-                  "option " + key + " must be set before hyb_model_load (model " + loaded_path + " is already loaded)");
+      throw Error(HYB_ERR_ORDER, "option " + key + " must be set before hyb_model_load (model " +
+                                     loaded_path + " is already loaded)");
   };
   if (key == "device") {
     before_load();
@@ -97,17 +95,19 @@ void set_option(Options &o, StepOption &step, const std::string &key, const std:
     before_load();
     o.record_every = parse_int(key, value, 1, INT64_MAX);
   } else {
-    throw Error(HYB_ERR_ARGUMENT, "unknown option '" + key +
-                                      "'; options are device, threads, nonfinite, chunk, batching, cuda_graphs, "
-                                      "heap, seed, step, node_timeout, record, record_calls, record_every");
+    throw Error(HYB_ERR_ARGUMENT,
+                "unknown option '" + key +
+                    "'; options are device, threads, nonfinite, chunk, batching, cuda_graphs, "
+                    "heap, seed, step, node_timeout, record, record_calls, record_every");
   }
 }
 
 std::string results_fingerprint(const Options &o) {
   std::ostringstream s;
-  s << "batching=" << o.batching << ";chunk=" << o.chunk << ";nonfinite=" << (o.reject_nonfinite ? "reject" : "pass")
-    << ";seed=" << (o.seeded ? std::to_string(o.seed) : "none") << ";cuda_graphs=" << (o.cuda_graphs ? "on" : "off")
-    << ";node_timeout=" << o.node_timeout_s;
+  s << "batching=" << o.batching << ";chunk=" << o.chunk
+    << ";nonfinite=" << (o.reject_nonfinite ? "reject" : "pass")
+    << ";seed=" << (o.seeded ? std::to_string(o.seed) : "none")
+    << ";cuda_graphs=" << (o.cuda_graphs ? "on" : "off") << ";node_timeout=" << o.node_timeout_s;
   return s.str();
 }
 

@@ -18,8 +18,8 @@ struct Options {
   bool keep_heap = true;          // heap=keep: freed heap stays mapped between calls (heap.hpp)
   bool seeded = false;            // seed=N given: random draws reproducible (rng.hpp)
   uint64_t seed = 0;
-  int64_t node_timeout_s = 600;   // how long a rank waits for the others of its node
-  std::string record_dir;         // record=DIR: calls written there (record.hpp)
+  int64_t node_timeout_s = 600;       // how long a rank waits for the others of its node
+  std::string record_dir;             // record=DIR: calls written there (record.hpp)
   std::vector<int64_t> record_calls;  // record_calls=1,5,10 (1-based call numbers)
   int64_t record_every = 0;           // record_every=N: every N-th call
 };

@@ -41,8 +41,8 @@ void write_npy(const std::string &path, const torch::Tensor &tensor) {
   for (int64_t i = 0; i < t.dim(); ++i) shape += std::to_string(t.size(i)) + ",";
   if (t.dim() > 1) shape.pop_back();
   shape += ')';
-  std::string header =
-      std::string("{'descr': '") + npy_descr(t.scalar_type()) + "', 'fortran_order': False, 'shape': " + shape + ", }";
+  std::string header = std::string("{'descr': '") + npy_descr(t.scalar_type()) +
+                       "', 'fortran_order': False, 'shape': " + shape + ", }";
   // magic (6) + version (2) + length (2) + header + '\n' padded to a multiple of 64
   header.append(63 - ((10 + header.size()) % 64), ' ');
   header += '\n';
@@ -52,19 +52,24 @@ void write_npy(const std::string &path, const torch::Tensor &tensor) {
   out.put(static_cast<char>(len & 0xFFU));
   out.put(static_cast<char>(len >> 8U));
   out << header;
-  out.write(static_cast<const char *>(t.data_ptr()), static_cast<std::streamsize>(t.numel() * t.element_size()));
+  out.write(static_cast<const char *>(t.data_ptr()),
+            static_cast<std::streamsize>(t.numel() * t.element_size()));
   out.close();
   if (!out) fail_file("cannot write", path, std::strerror(errno));
 }
 
 CallRecorder::CallRecorder(Options options, std::string model_path, std::string checksum, std::string who)
-    : options_(std::move(options)), model_path_(std::move(model_path)), checksum_(std::move(checksum)), who_(std::move(who)) {
+    : options_(std::move(options)),
+      model_path_(std::move(model_path)),
+      checksum_(std::move(checksum)),
+      who_(std::move(who)) {
   std::error_code ec;
   fs::create_directories(options_.record_dir, ec);
   if (ec) fail_file("cannot create the folder", options_.record_dir, ec.message());
   const fs::path probe = fs::path(options_.record_dir) / (".probe." + who_);
   std::ofstream(probe) << "hybridge";
-  if (!fs::exists(probe, ec)) fail_file("cannot write into the folder", options_.record_dir, std::strerror(EACCES));
+  if (!fs::exists(probe, ec))
+    fail_file("cannot write into the folder", options_.record_dir, std::strerror(EACCES));
   fs::remove(probe, ec);
 }
 
@@ -76,10 +81,12 @@ bool CallRecorder::next_call() {
   return false;
 }
 
-void CallRecorder::write(const Manifest &manifest, const std::vector<std::pair<std::string, torch::Tensor>> &inputs,
+void CallRecorder::write(const Manifest &manifest,
+                         const std::vector<std::pair<std::string, torch::Tensor>> &inputs,
                          const std::vector<std::pair<std::string, torch::Tensor>> &outputs,
                          const std::vector<std::pair<std::string, torch::Tensor>> &state_in,
-                         const std::vector<std::pair<std::string, torch::Tensor>> &state_out, int64_t step) const {
+                         const std::vector<std::pair<std::string, torch::Tensor>> &state_out,
+                         int64_t step) const {
   const fs::path final_dir = fs::path(options_.record_dir) / (who_ + ".call" + std::to_string(call_));
   const fs::path tmp = final_dir.string() + ".tmp";
   std::error_code ec;
@@ -99,7 +106,8 @@ void CallRecorder::write(const Manifest &manifest, const std::vector<std::pair<s
     j[std::string(role_name(r)) + "s"] = list;
   }
   auto dump = [&](const char *prefix, const std::vector<std::pair<std::string, torch::Tensor>> &arrays) {
-    for (const auto &[name, t] : arrays) write_npy((tmp / (std::string(prefix) + "." + name + ".npy")).string(), t);
+    for (const auto &[name, t] : arrays)
+      write_npy((tmp / (std::string(prefix) + "." + name + ".npy")).string(), t);
   };
   dump("input", inputs);
   dump("output", outputs);
