@@ -1,7 +1,9 @@
-"""``hybridge verify``: launch the verification matrix under mpirun and pass on its verdict.
+"""``hybridge verify``: launch the verification matrix under mpirun and pass on its verdict;
+``hybridge verify replay DIR`` reruns a host's recorded calls in Python (replay.py).
 
     hybridge verify --ranks 4                 # the default (CI-sized) matrix
     hybridge verify --ranks 4 --ncol 384 --host-steps 72 --json verify.json
+    hybridge verify replay run/calls --model model.pt
 
 The work happens in ``mpirun -n RANKS python -m hybridge.verify ...`` (same options);
 this command only builds that command line, so both entry points behave the same.
@@ -14,6 +16,7 @@ import os
 import subprocess
 import sys
 
+from hybridge.verify import replay
 from hybridge.verify.__main__ import add_arguments as _matrix_arguments
 
 
@@ -25,6 +28,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="MPI ranks of the harness (PYREF, PEM, PET, ERS through the API); default 4",
     )
     _matrix_arguments(p)
+    sub = p.add_subparsers(dest="verify_command", metavar="replay", required=False)
+    replay.add_arguments(
+        sub.add_parser(
+            "replay",
+            help="rerun the calls a host recorded (engine option record=DIR) in Python, bit for bit",
+            description=replay.__doc__.split("\n\n")[0],
+        )
+    )
 
 
 def _forwarded(args) -> list[str]:
@@ -62,6 +73,8 @@ def mpirun_command(nranks: int, matrix_args: list[str]) -> list[str]:
 
 
 def run(args) -> int:
+    if args.verify_command == "replay":
+        return replay.run(args)
     if args.ranks < 1:
         raise ValueError(f"--ranks {args.ranks}: need at least one rank")
     env = dict(
