@@ -33,7 +33,7 @@ def recorded(tmp_path_factory):
 
 
 def test_recorded_calls_replay_bit_for_bit(recorded, capsys):
-    d, gru, noisy = recorded
+    d, _, _ = recorded
     calls = replay(d / "gru_calls")
     assert [c.folder.name.split(".")[-1] for c in calls] == ["call2", "call4"]
     assert all(c.identical for c in calls), [d.where() for c in calls for d in c.differences]
@@ -51,7 +51,7 @@ def test_a_seeded_stochastic_model_replays_its_draws(recorded):
 def test_a_mutated_record_fails_naming_what_differs(recorded, tmp_path, capsys):
     import shutil
 
-    d, gru, _ = recorded
+    d, _, _ = recorded
     mutated = tmp_path / "mutated"
     shutil.copytree(d / "gru_calls", mutated)
     call = sorted(mutated.iterdir())[0]
@@ -71,7 +71,7 @@ def test_replay_against_another_model_is_refused(recorded, tmp_path):
     d, _, _ = recorded
     other = tmp_path / "other.pt"
     models.make_recurrent(other, seed=5)
-    with pytest.raises(ReplayError, match="recorded with a model of checksum .* proves nothing"):
+    with pytest.raises(ReplayError, match=r"recorded with a model of checksum .* proves nothing"):
         replay(d / "gru_calls", other)
 
 
