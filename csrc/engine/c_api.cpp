@@ -315,6 +315,27 @@ int hyb_model_layout_var(hyb_model model, int role, const char *tensor, int inde
   });
 }
 
+int hyb_model_layout_find(hyb_model model, int role, const char *tensor, const char *var, int64_t *offset,
+                          int64_t *size) {
+  return with_model("hyb_model_layout_find", model, [&](hyb::Engine &e) {
+    require(tensor, "tensor");
+    require(var, "var");
+    const hyb::TensorSpec &s = e.manifest().tensors.at(hyb::role_from_code(role), tensor);
+    for (const auto &v : s.layout)
+      if (v.name == var) {
+        if (offset) *offset = v.offset;
+        if (size) *size = v.size;
+        return;
+      }
+    std::string known;
+    for (const auto &v : s.layout) known += (known.empty() ? "" : ", ") + v.name;
+    throw Error(HYB_ERR_NAME,
+                std::string(hyb::role_name(hyb::role_from_code(role))) + " '" + tensor +
+                    "' has no variable '" + var + "' in its layout (" +
+                    (known.empty() ? std::string("it has no layout") : "its variables: " + known) + ")");
+  });
+}
+
 int hyb_model_device(hyb_model model, char *buf, int64_t buflen) {
   return with_model("hyb_model_device", model,
                     [&](hyb::Engine &e) { copy_whole(e.device(), buf, buflen, "buf"); });

@@ -141,6 +141,10 @@ int hyb_model_layout_count(hyb_model model, int role, const char *tensor, int *n
  * axis (e.g. state_t at offset 0, size 60). */
 int hyb_model_layout_var(hyb_model model, int role, const char *tensor, int index, char *var, int64_t varlen,
                          int64_t *offset, int64_t *size);
+/** Offset and size of variable `var` in the layout of a tensor's last axis (HYB_ERR_NAME,
+ * naming the tensor's variables, when it has no such variable). */
+int hyb_model_layout_find(hyb_model model, int role, const char *tensor, const char *var, int64_t *offset,
+                          int64_t *size);
 /** The device the model runs on ("cpu", "cuda:0"), NUL-terminated in buf. */
 int hyb_model_device(hyb_model model, char *buf, int64_t buflen);
 
