@@ -373,6 +373,43 @@ def make_inplace(path) -> Manifest:
     )
 
 
+class _TwoInputGRU(torch.nn.Module):
+    """profile [ncol, 8] and surface [ncol, 3] in, tendency [ncol, 8] out; GRU memory
+    h [layers=2, ncol, hidden=16] (column axis 1) carried from step to step."""
+
+    def __init__(self):
+        super().__init__()
+        self.gru = torch.nn.GRU(8 + 3, 16, num_layers=2)
+        self.head = torch.nn.Linear(16, 8)
+
+    def forward(self, profile: torch.Tensor, surface: torch.Tensor, h: torch.Tensor):
+        out, h_new = self.gru(torch.cat([profile, surface], 1).unsqueeze(0), h)
+        return self.head(out[0]), h_new
+
+
+def make_two_input_gru(path, seed: int = 0) -> Manifest:
+    """A hand-built two-input recurrent network exported through the public API
+    (hybridge.export_model) with its declarations: the path a user's own network takes."""
+    from hybridge.export import export_model
+
+    torch.manual_seed(seed)
+    with _torchscript():
+        return export_model(
+            _TwoInputGRU(),
+            path,
+            name="two_input_gru",
+            inputs=[
+                {"name": "profile", "layout": [("state_t", 8, "K")]},
+                {
+                    "name": "surface",
+                    "layout": [("state_ps", 1, "Pa"), ("pbuf_LHFLX", 1, "W/m2"), ("pbuf_SHFLX", 1, "W/m2")],
+                },
+            ],
+            outputs=[{"name": "tendency", "layout": [("ptend_t", 8, "K/s")]}],
+            states=[{"name": "h", "shape": [2, 16], "batch_axis": 1}],
+        )
+
+
 def _save_fixture(module: torch.nn.Module, path, name: str, **tensors) -> Manifest:
     with _torchscript():
         scripted = torch.jit.script(module.eval())
@@ -496,6 +533,7 @@ FIXTURES: dict[str, tuple[Callable[..., Manifest], int, int]] = {
     "field_input": (make_field_input, 7, 1),
     "int_input": (make_int_input, 7, 1),
     "raiser": (make_raiser, 3, 1),
+    "two_input_gru": (make_two_input_gru, 6, 3),
 }
 
 
