@@ -1,9 +1,10 @@
 """The PNG figures of an evaluation, titled with the model(s), the data and the steps scored.
 
 - ``r2_by_level.png``: one panel per profile output, R² against pressure (hPa at
-  PS = 1000 hPa, when the grid has hybrid coefficients; the level index otherwise). The
-  axis runs from -1 to 1; a level below -1 is drawn as an arrow at the edge with its value,
-  a level whose R² is undefined (constant target) as a grey band, never as bad skill.
+  PS = 1000 hPa, when the grid has hybrid coefficients; the level index otherwise). The R²
+  axis is linear from -1 to 1 and logarithmic beyond (symlog), so no value is clipped and a
+  level of R² -10⁴ does not squeeze the skilful ones; a level whose R² is undefined
+  (constant target) is a grey band, never bad skill.
 - ``r2_by_latitude.png``: latitude-pressure sections of R² per profile output (when the
   grid gives latitudes); colours from 0 to 1, values below 0 in the "under" colour of the
   colour bar's arrow, undefined cells hatched grey.
@@ -21,7 +22,7 @@ import numpy as np
 from ..figures import pyplot, save
 from .scoring import Evaluation
 
-R2_FLOOR = -1.0  # axis limit of the R² profiles; lower values are marked at the edge
+R2_LINEAR = 1.0  # the R² axis is linear within +-1, logarithmic beyond
 
 
 def _grid(plt, n: int, width: float, height: float):
@@ -56,32 +57,24 @@ def plot_r2_by_level(ev: Evaluation, path: Path) -> Path | None:
         r2 = np.array([r["r2"] for r in ev.by_level if r["variable"] == name])
         lev, ylabel = _level_axis(ev, size)
         ok = np.isfinite(r2)
-        ax.plot(np.where(ok, np.maximum(r2, R2_FLOOR), np.nan), lev, "o-", ms=3, color="tab:blue")
-        low = ok & (r2 < R2_FLOOR)
-        for k in np.flatnonzero(low):
-            ax.annotate(
-                f"{r2[k]:.3g}",
-                (R2_FLOOR, lev[k]),
-                xytext=(4, 0),
-                textcoords="offset points",
-                va="center",
-                fontsize=7,
-                color="tab:red",
-            )
+        ax.plot(np.where(ok, r2, np.nan), lev, "o-", ms=3, color="tab:blue")
+        low = ok & (r2 < -R2_LINEAR)
         if low.any():
-            ax.plot(np.full(low.sum(), R2_FLOOR), lev[low], "<", color="tab:red", ms=7, label="below -1")
+            ax.plot(r2[low], lev[low], "o", ms=4, color="tab:red", label="R² below -1 (log scale)")
         half = np.gradient(lev) / 2 if size > 1 else np.array([0.5])
         for k in np.flatnonzero(~ok):
             ax.axhspan(lev[k] - half[k], lev[k] + half[k], color="0.85", lw=0)
         if (~ok).any():
             ax.plot([], [], "s", color="0.85", label="undefined (constant target)")
-        ax.set_xlim(R2_FLOOR - 0.05, 1.02)
+        ax.set_xscale("symlog", linthresh=R2_LINEAR)
+        lowest = float(np.nanmin(r2[ok])) if ok.any() else -R2_LINEAR
+        ax.set_xlim(min(-R2_LINEAR, lowest * 1.5), 1.05)
         ax.set_ylim(lev.max() + half[-1], lev.min() - half[0])  # model top up
         ax.axvline(0, color="grey", lw=0.6)
         ax.grid(alpha=0.3)
         mean = next(r["r2"] for r in ev.by_variable if r["variable"] == name)
         ax.set_title(f"{_label(ev, name)}\nmean over levels R² = {mean:.3f}", fontsize="medium")
-        ax.set_xlabel("R²")
+        ax.set_xlabel("R² (linear within ±1, logarithmic beyond)")
         ax.set_ylabel(ylabel)
         if low.any() or (~ok).any():
             ax.legend(fontsize="x-small", loc="lower left")

@@ -37,7 +37,8 @@ def plot_training_curve(history: list[dict], path: Path, title: str) -> None:
     else:
         ax_r2.text(0.5, 0.5, "no held-out data", ha="center", va="center", transform=ax_r2.transAxes)
     ax_r2.set_xlabel("epoch")
-    ax_r2.set_ylabel("held-out R²")
+    ax_r2.set_ylabel("held-out R² (linear within ±1, log beyond)")
+    ax_r2.set_yscale("symlog", linthresh=1.0)
     ax_r2.set_title("held-out R² per variable (mean over levels)", fontsize="medium")
     ax_r2.axhline(0, color="grey", lw=0.5)
     ax_lr.plot(epochs, col("lr"), "o-", color="tab:green")
