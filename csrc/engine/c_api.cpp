@@ -1,5 +1,6 @@
 // The C ABI (csrc/include/hybridge.h): handles from a registry, a status from every call,
 // the message in a thread-local last error, no exception across the boundary.
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -384,6 +385,17 @@ int hyb_model_set_state(hyb_model model, const char *name, const void *data, int
 
 int hyb_model_reset_state(hyb_model model) {
   return with_model("hyb_model_reset_state", model, [&](hyb::Engine &e) { e.reset_state(); });
+}
+
+int hyb_model_guard_columns(hyb_model model, int64_t ncol, int64_t *first_input, int64_t *first_output) {
+  return with_model("hyb_model_guard_columns", model, [&](hyb::Engine &e) {
+    const hyb::Guard &g = e.guard_report();
+    if (ncol != g.last_ncol())
+      throw Error(HYB_ERR_SHAPE, "ncol=" + std::to_string(ncol) + " but the last run had " +
+                                     std::to_string(g.last_ncol()) + " columns");
+    if (first_input) std::copy(g.first_input().begin(), g.first_input().end(), first_input);
+    if (first_output) std::copy(g.first_output().begin(), g.first_output().end(), first_output);
+  });
 }
 
 int hyb_model_nonfinite_count(hyb_model model, int64_t *count) {

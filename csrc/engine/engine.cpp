@@ -230,6 +230,7 @@ void Engine::check_model_file(const ModelBackend &backend, const std::string &pa
     manifest = Manifest::from_declarations(declared_, std::filesystem::path(path).stem().string());
   }
   check_argument_names(backend.argument_names(), manifest, path);
+  if (options_.guard != "off") guard_ = std::make_unique<Guard>(manifest, options_);
   manifest_ = std::move(manifest);
 }
 
@@ -542,7 +543,25 @@ void Engine::run_rank(Bindings b, int64_t ncol) {
   const std::vector<torch::Tensor> state_in = std::move(state_);
   state_ = std::move(next_state);
   ++runs_;
+  guard_run(b, ncol);
   if (record) record_call(b, state_in);
+}
+
+void Engine::guard_run(const Bindings &b, int64_t ncol) {
+  if (!guard_) return;
+  std::vector<torch::Tensor> in, out;
+  for (const auto &s : manifest_.tensors.specs(Role::Input))
+    in.push_back(whole(b.inputs.at(s.name), device_));
+  for (const auto &s : manifest_.tensors.specs(Role::Output))
+    out.push_back(whole(b.outputs.at(s.name), device_));
+  guard_->check_and_clip_outputs(in, out, ncol);
+}
+
+const Guard &Engine::guard_report() const {
+  require_loaded();
+  if (!guard_) throw Error(HYB_ERR_ORDER, "this model has no guard (option guard=fallback or guard=clip)");
+  if (guard_->last_ncol() == 0) throw Error(HYB_ERR_ORDER, "the guard has no report before the first run");
+  return *guard_;
 }
 
 void Engine::record_call(const Bindings &b, const std::vector<torch::Tensor> &state_in) {
@@ -616,7 +635,8 @@ void Engine::run_chunk(const std::vector<torch::Tensor> &inputs, const std::vect
   args.reserve(input_specs.size() + state_specs.size());
   for (size_t i = 0; i < input_specs.size(); ++i) {
     const TensorSpec &s = input_specs[i];
-    const torch::Tensor host = s.batched() ? pad_columns(inputs[i].narrow(0, first, n), batch) : inputs[i];
+    torch::Tensor host = s.batched() ? pad_columns(inputs[i].narrow(0, first, n), batch) : inputs[i];
+    if (guard_ && guard_->clips()) host = guard_->clip_input(i, host);
     args.push_back(to_model(host, s, args.size()));
     if (args.back().is_alias_of(inputs[i])) host_memory.emplace_back(i, args.back()._version());
   }

@@ -17,6 +17,7 @@
 #include "backend.hpp"
 #include "error.hpp"
 #include "gpu.hpp"
+#include "guard.hpp"
 #include "host_array.hpp"
 #include "manifest.hpp"
 #include "node_group.hpp"
@@ -68,6 +69,8 @@ class Engine {
   // Columns the recurrent state holds; -1 before the first run (or set_state) after load or reset.
   int64_t state_ncol() const { return state_ncol_; }
   int64_t nonfinite_count() const { return nonfinite_count_; }
+  // The guard's report of the last run (option guard); HYB_ERR_ORDER without a guard or a run.
+  const Guard &guard_report() const;
 
  private:
   struct Bindings {
@@ -106,6 +109,8 @@ class Engine {
   // Recording (record.hpp): the host arrays of a recorded call.
   bool recording_this_call();
   void record_call(const Bindings &b, const std::vector<torch::Tensor> &state_in);
+  // The guard's report over a finished run's host arrays (outputs clipped with guard=clip).
+  void guard_run(const Bindings &b, int64_t ncol);
   // batching=node (engine_node.cpp).
   void load_node(const std::string &path);
   void node_start(Bindings b);
@@ -137,6 +142,7 @@ class Engine {
   int64_t nonfinite_count_ = 0;
   int64_t runs_ = 0;  // completed runs since load: the draw step when the host gives none
   std::unique_ptr<CallRecorder> recorder_;
+  std::unique_ptr<Guard> guard_;  // option guard=fallback|clip
   bool record_this_call_ = false;
 
   // A run between run_start and run_finish.

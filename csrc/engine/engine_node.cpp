@@ -83,6 +83,7 @@ void Engine::load_node(const std::string &path) {
         if (!diffs.empty())
           throw Error(HYB_ERR_MANIFEST, path + ": the model does not match the declarations: " + diffs[0]);
       }
+      if (options_.guard != "off") guard_ = std::make_unique<Guard>(manifest_, options_);
     });
   }
   if (status == HYB_OK)
@@ -123,8 +124,11 @@ void Engine::node_start(Bindings b) {
   int64_t ncol = 0;
   auto [status, message] = status_of([&] {
     ncol = prepare_run(b);
-    for (const auto &s : input_specs)
-      r.mine.push_back(model_dtype_rows(whole(b.inputs.at(s.name), device_), s));
+    for (size_t i = 0; i < input_specs.size(); ++i) {
+      torch::Tensor host = whole(b.inputs.at(input_specs[i].name), device_);
+      if (guard_ && guard_->clips()) host = guard_->clip_input(i, host);
+      r.mine.push_back(model_dtype_rows(host, input_specs[i]));
+    }
     for (size_t i = 0; i < state_specs.size(); ++i)
       r.mine.push_back(model_dtype_rows(state_[i], state_specs[i]));
     if (recording_this_call()) r.state_in = state_;
@@ -216,6 +220,7 @@ void Engine::node_finish() {
     whole(flight_bindings_.outputs.at(output_specs[i].name), device_).copy_(mine[i]);
   if (!state_specs.empty()) state_.assign(mine.begin() + output_specs.size(), mine.end());
   ++runs_;
+  guard_run(flight_bindings_, check_bindings(flight_bindings_));
   if (record_this_call_) record_call(flight_bindings_, r.state_in);
 }
 

@@ -48,7 +48,7 @@ void reject_unknown_keys(const json &obj, const std::set<std::string> &known, co
 
 TensorSpec parse_spec(const json &j, const std::string &path) {
   if (!j.is_object()) fail("manifest field '" + path + "' must be an object");
-  reject_unknown_keys(j, {"name", "shape", "dtype", "batch_axis", "layout"}, path);
+  reject_unknown_keys(j, {"name", "shape", "dtype", "batch_axis", "layout", "training"}, path);
   TensorSpec s;
   s.name = get_string(field(j, "name", path), path + ".name");
   const json &shape = field(j, "shape", path);
@@ -68,6 +68,21 @@ TensorSpec parse_spec(const json &j, const std::string &path) {
     fail(path + " '" + s.name + "': dtype '" + dtype + "' is not one of float32, float64, int32, int64");
   s.batch_axis =
       j.contains("batch_axis") ? static_cast<int>(get_int(j["batch_axis"], path + ".batch_axis")) : 0;
+  if (j.contains("training") && !j["training"].is_null()) {
+    const json &t = j["training"];
+    if (!t.is_object()) fail("manifest field '" + path + ".training' must be an object or null");
+    reject_unknown_keys(t, {"min", "max", "mean", "std"}, path + ".training");
+    const std::array<std::pair<const char *, std::vector<double> *>, 4> stats{
+        {{"min", &s.train_min}, {"max", &s.train_max}, {"mean", &s.train_mean}, {"std", &s.train_std}}};
+    for (const auto &[key, values] : stats) {
+      const json &list = field(t, key, path + ".training");
+      if (!list.is_array()) fail("manifest field '" + path + ".training." + key + "' must be a list");
+      for (const auto &v : list) {
+        if (!v.is_number()) fail("manifest field '" + path + ".training." + key + "' must hold numbers");
+        values->push_back(v.get<double>());
+      }
+    }
+  }
   if (j.contains("layout")) {
     const json &layout = j["layout"];
     if (!layout.is_array()) fail("manifest field '" + path + ".layout' must be a list");
@@ -171,6 +186,15 @@ void TensorSpec::validate(Role role) const {
   } else if (batch_axis < 0 || batch_axis > static_cast<int>(shape.size())) {
     fail(where + ": batch_axis " + std::to_string(batch_axis) + " outside 0.." +
          std::to_string(shape.size()) + " (or -1: no column axis)");
+  }
+  if (!train_min.empty() || !train_max.empty() || !train_mean.empty() || !train_std.empty()) {
+    const auto n = static_cast<size_t>(per_column_numel());
+    if (train_min.size() != n || train_max.size() != n || train_mean.size() != n || train_std.size() != n)
+      fail(where + ": training statistics need " + std::to_string(n) +
+           " values each (one per value of a column)");
+    for (size_t i = 0; i < n; ++i)
+      if (!(train_min[i] <= train_max[i]))
+        fail(where + ": training min above max (or not a number) at value " + std::to_string(i));
   }
   if (!layout.empty()) {
     int64_t end = 0;

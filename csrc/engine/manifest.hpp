@@ -42,6 +42,9 @@ struct TensorSpec {
   Dtype dtype = Dtype::Float32;
   int batch_axis = 0;
   std::vector<Variable> layout;
+  // What training saw, per value of a column (flattened per-column shape), physical units;
+  // empty when the manifest has no training statistics.
+  std::vector<double> train_min, train_max, train_mean, train_std;
 
   bool batched() const { return batch_axis != kUnbatched; }
   // Elements per column (of the whole tensor when unbatched); HYB_ERR_SHAPE past int64.

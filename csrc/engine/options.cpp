@@ -1,6 +1,8 @@
 #include "options.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <sstream>
 #include <thread>
 
@@ -94,11 +96,28 @@ void set_option(Options &o, StepOption &step, const std::string &key, const std:
   } else if (key == "record_every") {
     before_load();
     o.record_every = parse_int(key, value, 1, INT64_MAX);
+  } else if (key == "guard") {
+    before_load();
+    if (value != "off" && value != "fallback" && value != "clip")
+      throw Error(HYB_ERR_ARGUMENT, "option guard: value '" + value + "' is not one of off, fallback, clip");
+    o.guard = value;
+  } else if (key == "guard_margin") {
+    before_load();
+    char *end = nullptr;
+    const double margin = std::strtod(value.c_str(), &end);
+    if (value.empty() || end != value.c_str() + value.size() || !std::isfinite(margin) || margin < 0 ||
+        margin > 1000)
+      throw Error(HYB_ERR_ARGUMENT,
+                  "option guard_margin: value '" + value +
+                      "' is not a number from 0 to 1000 (the allowed excess beyond the training "
+                      "range, as a fraction of that range)");
+    o.guard_margin = margin;
   } else {
     throw Error(HYB_ERR_ARGUMENT,
                 "unknown option '" + key +
                     "'; options are device, threads, nonfinite, chunk, batching, cuda_graphs, "
-                    "heap, seed, step, node_timeout, record, record_calls, record_every");
+                    "heap, seed, step, node_timeout, record, record_calls, record_every, guard, "
+                    "guard_margin");
   }
 }
 
@@ -107,7 +126,8 @@ std::string results_fingerprint(const Options &o) {
   s << "batching=" << o.batching << ";chunk=" << o.chunk
     << ";nonfinite=" << (o.reject_nonfinite ? "reject" : "pass")
     << ";seed=" << (o.seeded ? std::to_string(o.seed) : "none")
-    << ";cuda_graphs=" << (o.cuda_graphs ? "on" : "off") << ";node_timeout=" << o.node_timeout_s;
+    << ";cuda_graphs=" << (o.cuda_graphs ? "on" : "off") << ";node_timeout=" << o.node_timeout_s
+    << ";guard=" << o.guard << ";guard_margin=" << o.guard_margin;
   return s.str();
 }
 

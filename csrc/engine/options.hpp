@@ -22,6 +22,8 @@ struct Options {
   std::string record_dir;             // record=DIR: calls written there (record.hpp)
   std::vector<int64_t> record_calls;  // record_calls=1,5,10 (1-based call numbers)
   int64_t record_every = 0;           // record_every=N: every N-th call
+  std::string guard = "off";          // off | fallback | clip: inputs and outputs against training ranges
+  double guard_margin = 0.1;          // allowed excess beyond the training range, as a fraction of it
 };
 
 // The step a seeded model's draws are derived from: option `step`, settable any time.

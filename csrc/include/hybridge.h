@@ -186,6 +186,13 @@ int hyb_model_set_state(hyb_model model, const char *name, const void *data, int
                         const int64_t *shape);
 /** Drops every recurrent state: the next run starts from zeros. */
 int hyb_model_reset_state(hyb_model model);
+/** The guard's report of the last run (option guard=fallback|clip): for each of its ncol
+ * columns, the first input value and the first output value outside the training range
+ * (widened by guard_margin), as a flat index over the role's tensors in manifest order (for
+ * one tensor: its per-column value index), or -1 when the column is within range. Either
+ * array may be NULL. HYB_ERR_ORDER without a guard or before a run; HYB_ERR_SHAPE when ncol
+ * is not the last run's. */
+int hyb_model_guard_columns(hyb_model model, int64_t ncol, int64_t *first_input, int64_t *first_output);
 /** Number of non-finite input values seen (and passed through) with nonfinite=pass. */
 int hyb_model_nonfinite_count(hyb_model model, int64_t *count);
 

@@ -372,6 +372,20 @@ class Model:
         """Drop every recurrent state; the next run starts from zeros."""
         check(lib().hyb_model_reset_state(self.handle))
 
+    def guard_columns(self, ncol: int) -> tuple[np.ndarray, np.ndarray]:
+        """The guard's report of the last run (option ``guard``): per column, the first input
+        and the first output value out of the training range (flat index, -1 = within)."""
+        first_in, first_out = np.empty(ncol, np.int64), np.empty(ncol, np.int64)
+        check(
+            lib().hyb_model_guard_columns(
+                self.handle,
+                ncol,
+                ffi().cast("int64_t *", first_in.ctypes.data),
+                ffi().cast("int64_t *", first_out.ctypes.data),
+            )
+        )
+        return first_in, first_out
+
     def nonfinite_count(self) -> int:
         """Number of NaN/Inf input values passed through so far (``nonfinite=pass``)."""
         n = ffi().new("int64_t *")

@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterable
@@ -63,6 +64,10 @@ class TensorSpec:
     dtype: str = "float32"
     batch_axis: int = 0
     layout: list[Variable] = dataclasses.field(default_factory=list)
+    # What training saw, per value of a column (flattened per-column shape), physical units:
+    # {"min": [...], "max": [...], "mean": [...], "std": [...]}. The engine's guard
+    # (option guard=fallback|clip) compares inputs and outputs with min and max.
+    training: dict[str, list[float]] | None = None
 
     def validate(self, role: str) -> None:
         """Raise :class:`ManifestError` naming the problem when this tensor spec is not valid."""
@@ -94,6 +99,24 @@ class TensorSpec:
             if not self.shape or end != self.shape[-1]:
                 last = self.shape[-1] if self.shape else None
                 raise ManifestError(f"{where}: layout covers {end} entries, last axis has {last}")
+        if self.training is not None:
+            self._validate_training(where)
+
+    def _validate_training(self, where: str) -> None:
+        n = 1
+        for d in self.shape:
+            n *= d
+        if set(self.training) != {"min", "max", "mean", "std"}:
+            raise ManifestError(
+                f"{where}: training statistics must be min, max, mean and std, got {sorted(self.training)}"
+            )
+        for key, values in self.training.items():
+            if len(values) != n or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+                raise ManifestError(
+                    f"{where}: training {key} must be {n} finite numbers (one per value of a column)"
+                )
+        if any(lo > hi for lo, hi in zip(self.training["min"], self.training["max"], strict=True)):
+            raise ManifestError(f"{where}: training min above max")
 
     def variable(self, name: str) -> Variable:
         """The layout entry of variable ``name`` (KeyError when absent)."""

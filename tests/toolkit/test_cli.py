@@ -236,3 +236,29 @@ def test_example_config_trains(climsim_data, tmp_path):
     assert rc == 0
     ckpt = load_checkpoint(tmp_path / "last.pt")
     assert ckpt["normalization_source"] == "climsim" and ckpt["physics"]["zero_top_levels"] == 12
+
+
+def test_export_records_the_training_ranges_and_the_engine_guards_with_them(trained, exported, climsim_data):
+    """Issue 15: the manifest carries min/max/mean/std of every input and output seen in training
+    (training files only), and the engine's guard loads with them."""
+    import numpy as np
+
+    from hybridge.checkpoint import load_checkpoint
+    from hybridge.core import Model
+
+    m = read_manifest(exported)
+    split = load_checkpoint(trained / "best.pt")["split"]["train"]
+    train = [p for p in find_pairs(climsim_data) if split["first"] <= p.stamp <= split["last"]]
+    xs, ys = zip(*(read_pair(p, V1) for p in train), strict=True)
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    np.testing.assert_allclose(m.inputs[0].training["min"], x.min(0), rtol=1e-6)
+    np.testing.assert_allclose(m.inputs[0].training["max"], x.max(0), rtol=1e-6)
+    np.testing.assert_allclose(m.outputs[0].training["mean"], y.mean(0), rtol=1e-5, atol=1e-12)
+    with Model(exported, options={"guard": "fallback"}) as engine:
+        x_probe = x[:5].astype(np.float64).copy()
+        x_probe[3, 0] = m.inputs[0].training["max"][0] + 10 * (
+            m.inputs[0].training["max"][0] - m.inputs[0].training["min"][0] + 1.0
+        )
+        engine.run({"x": x_probe})
+        first_in, _ = engine.guard_columns(5)
+    assert first_in.tolist() == [-1, -1, -1, 0, -1]

@@ -145,9 +145,14 @@ def from_checkpoint(
         "grid": (ckpt.get("grid") or {}).get("source", ""),
         "physics_notes": notes,
     }
+    ranges = ckpt.get("training_ranges") or {}  # checkpoints before hybridge 0.2 have none
     manifest = Manifest(
-        inputs=[TensorSpec("x", [varset.n_in], "float32", 0, _layout(varset.inputs, varset))],
-        outputs=[TensorSpec("y", [varset.n_out], "float32", 0, _layout(varset.outputs, varset))],
+        inputs=[
+            TensorSpec("x", [varset.n_in], "float32", 0, _layout(varset.inputs, varset), ranges.get("x"))
+        ],
+        outputs=[
+            TensorSpec("y", [varset.n_out], "float32", 0, _layout(varset.outputs, varset), ranges.get("y"))
+        ],
         name=f"{ckpt['model']}-{varset.name}",
         physics=options,
         provenance=provenance,

@@ -29,6 +29,7 @@ from ..data import ClimSimStream, PairCache, find_pairs, get_variable_set, make_
 from ..data.files import check_pair
 from ..data.grid import grid_for
 from ..data.normalization import make_normalization, resolve_kind
+from ..data.ranges import training_ranges
 from ..models import build_model, load_plugins
 from ..physics import resolve_physics
 from ..progress import EpochClock, bar, duration, log
@@ -137,6 +138,7 @@ def train(cfg: dict, resume=None, overwrite: bool = False) -> dict:
     schedule = LRSchedule(cfg)
     if ckpt is not None:
         norm_t, norm_source = ckpt["normalization"], ckpt["normalization_source"]
+        ranges = ckpt.get("training_ranges") or training_ranges(train_pairs, varset, cfg["dt"])
         start_epoch, best, stale = ckpt["epoch"], ckpt["best_val_loss"], ckpt["stale_epochs"]
         history = list(ckpt["history"])
         seconds_before = float(history[-1].get("seconds", 0.0)) if history else 0.0
@@ -153,6 +155,7 @@ def train(cfg: dict, resume=None, overwrite: bool = False) -> dict:
             kind, train_pairs, varset, cfg["dt"], progress=cfg["progress"] and rank == 0
         )
         norm_t, norm_source = norm.to_tensors(), norm.source
+        ranges = training_ranges(train_pairs, varset, cfg["dt"], progress=cfg["progress"] and rank == 0)
     norm_dev = {k: v.to(device) for k, v in norm_t.items()}
 
     model = build_model(cfg["model"], varset, cfg["model_options"]).to(device)
@@ -189,6 +192,7 @@ def train(cfg: dict, resume=None, overwrite: bool = False) -> dict:
         "dt": float(cfg["dt"]),
         "normalization": norm_t,
         "normalization_source": norm_source,
+        "training_ranges": ranges,
         "physics": cfg["physics"],
         "grid": grid.to_dict(),
         "data": str(Path(cfg["data"]).resolve()),
