@@ -61,8 +61,8 @@ void Guard::first_out_of_bounds(const std::vector<Bounds> &bounds, const std::ve
   first.assign(p, p + ncol);
 }
 
-void Guard::check_and_clip_outputs(const std::vector<torch::Tensor> &inputs, const std::vector<torch::Tensor> &outputs,
-                                   int64_t ncol) {
+void Guard::check_and_clip_outputs(const std::vector<torch::Tensor> &inputs,
+                                   const std::vector<torch::Tensor> &outputs, int64_t ncol) {
   first_out_of_bounds(inputs_, inputs, ncol, first_input_);
   first_out_of_bounds(outputs_, outputs, ncol, first_output_);
   if (!clip_) return;

@@ -27,8 +27,8 @@ class Guard {
   torch::Tensor clip_input(size_t index, const torch::Tensor &host) const;
   // After a run over ncol columns: the report below from the host's inputs and outputs (any
   // dtype, host layout); with clip, the outputs are then clipped in place.
-  void check_and_clip_outputs(const std::vector<torch::Tensor> &inputs, const std::vector<torch::Tensor> &outputs,
-                              int64_t ncol);
+  void check_and_clip_outputs(const std::vector<torch::Tensor> &inputs,
+                              const std::vector<torch::Tensor> &outputs, int64_t ncol);
   // Per column of the last run: the first value out of bounds, as a flat index over the
   // role's tensors (manifest order, per-column values in row-major order), -1 when none.
   const std::vector<int64_t> &first_input() const { return first_input_; }
