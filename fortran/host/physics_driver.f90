@@ -7,6 +7,7 @@
 !! The conventional package runs in every mode: it provides the spin-up, the ramp, the
 !! fallback columns and the reference radiation for the energy budget.
 module physics_driver
+  use, intrinsic :: iso_fortran_env, only: int64
   use host_abort, only: abort_run
   use host_constants, only: r8
   use host_namelist, only: host_config
@@ -37,7 +38,8 @@ contains
   !! n_fallback: columns of this rank that fell back to conventional physics this step.
   subroutine physics_driver_run(cfg, nstep, col_start, state, ptend, cam_out, rad_col, n_fallback)
     type(host_config), intent(in) :: cfg
-    integer, intent(in) :: nstep, col_start
+    integer(int64), intent(in) :: nstep
+    integer, intent(in) :: col_start
     type(physics_state), intent(in) :: state
     type(physics_ptend), intent(inout) :: ptend
     type(cam_out_t), intent(inout) :: cam_out
