@@ -2,7 +2,8 @@
 !! Every key has a default; an unknown key, a value of the wrong type or an
 !! out-of-range value stops the run with a message that names the key.
 module host_namelist
-  use, intrinsic :: iso_fortran_env, only: int64
+  use, intrinsic :: ieee_arithmetic, only: ieee_is_nan
+  use, intrinsic :: iso_fortran_env, only: int64, real64
   use host_calendar, only: model_date, parse_date
   implicit none (type, external)
   private
@@ -46,6 +47,12 @@ module host_namelist
     character(64) :: case_name = 'E3SM-MMF'         !< prefix of .mli/.mlo file names
     character(path_len) :: climsim_dir = ''         !< grid + normalization files
     integer :: log_interval_steps = 1
+    ! The dynamics (checked against the core in dynamics.f90, which knows its limits).
+    character(16) :: dynamics = 'none'              !< none (large-scale forcing) | spectral
+    character(16) :: truncation = 'T21'             !< spectral truncation, 'T<N>'
+    integer :: nlev = 60                            !< levels: 60 (ClimSim) or fewer (spectral only)
+    real(real64) :: dyn_timestep = 0                !< dynamics time step [s]; 0: as long as the CFL limit allows
+    character(16) :: physics_package = 'moist'      !< moist (conventional physics) | held_suarez (dry forcing)
   end type host_config
 
 contains
@@ -57,20 +64,23 @@ contains
     logical, intent(out) :: ok
     character(:), allocatable, intent(out) :: errmsg
 
-    character(option_len + 1) :: physics_mode, batching, on_ml_error, nonfinite_policy, stop_option
+    character(option_len + 1) :: physics_mode, batching, on_ml_error, nonfinite_policy, stop_option, dynamics, &
+                                 truncation, physics_package
     character(device_len + 1) :: device
     character(var_len + 1) :: ml_variables(max_ml_variables)
     character(path_len + 1) :: model_path, restart_file, output_dir, climsim_dir
     character(case_len + 1) :: case_name
     character(date_len + 1) :: start_date
     integer :: spinup_steps, ramp_steps, num_threads, ml_chunk, mli_interval_steps, &
-               history_interval_steps, restart_interval_steps, log_interval_steps
+               history_interval_steps, restart_interval_steps, log_interval_steps, nlev
+    real(real64) :: dyn_timestep
     integer(int64) :: stop_n
     logical :: restart_at_end, ml_cuda_graphs
     namelist /hybridge_nl/ physics_mode, model_path, device, batching, ml_cuda_graphs, ml_variables, on_ml_error, &
       nonfinite_policy, spinup_steps, ramp_steps, num_threads, ml_chunk, stop_option, stop_n, start_date, &
       mli_interval_steps, history_interval_steps, restart_interval_steps, restart_at_end, &
-      restart_file, output_dir, case_name, climsim_dir, log_interval_steps
+      restart_file, output_dir, case_name, climsim_dir, log_interval_steps, dynamics, truncation, nlev, &
+      dyn_timestep, physics_package
 
     integer :: unit, ios, i, j, lineno
     character(512) :: iomsg, line
@@ -103,6 +113,11 @@ contains
     case_name = cfg%case_name
     climsim_dir = cfg%climsim_dir
     log_interval_steps = cfg%log_interval_steps
+    dynamics = cfg%dynamics
+    truncation = cfg%truncation
+    nlev = cfg%nlev
+    dyn_timestep = cfg%dyn_timestep
+    physics_package = cfg%physics_package
 
     open (newunit=unit, file=filename, status='old', action='read', iostat=ios, iomsg=iomsg)
     if (ios /= 0) then
@@ -150,6 +165,9 @@ contains
     if (.not. fits('on_ml_error', on_ml_error, option_len)) return
     if (.not. fits('nonfinite_policy', nonfinite_policy, option_len)) return
     if (.not. fits('stop_option', stop_option, option_len)) return
+    if (.not. fits('dynamics', dynamics, option_len)) return
+    if (.not. fits('truncation', truncation, option_len)) return
+    if (.not. fits('physics_package', physics_package, option_len)) return
     if (.not. fits('device', device, device_len)) return
     if (.not. fits('model_path', model_path, path_len)) return
     if (.not. fits('restart_file', restart_file, path_len)) return
@@ -167,6 +185,27 @@ contains
     if (.not. one_of('on_ml_error', on_ml_error, [character(16) :: 'abort', 'fallback'])) return
     if (.not. one_of('nonfinite_policy', nonfinite_policy, [character(16) :: 'abort', 'fallback'])) return
     if (.not. one_of('stop_option', stop_option, [character(16) :: 'nsteps', 'ndays'])) return
+    if (.not. one_of('dynamics', dynamics, [character(16) :: 'none', 'spectral'])) return
+    if (.not. one_of('physics_package', physics_package, [character(16) :: 'moist', 'held_suarez'])) return
+    if (trim(physics_package) == 'held_suarez' .and. trim(dynamics) /= 'spectral') then
+      errmsg = "namelist key physics_package = 'held_suarez': needs dynamics = 'spectral' (it forces winds)"
+      return
+    end if
+    if (trim(physics_package) == 'held_suarez' .and. trim(physics_mode) /= 'conventional') then
+      errmsg = "namelist key physics_package = 'held_suarez': the dry forcing has no emulator; "// &
+               "physics_mode must be 'conventional'"
+      return
+    end if
+    if (trim(dynamics) == 'none' .and. nlev /= 60) then
+      write (probe, '(i0)') nlev
+      errmsg = 'namelist key nlev = '//trim(probe)//": dynamics = 'none' runs on the ClimSim grid's 60 levels"
+      return
+    end if
+    if (dyn_timestep < 0 .or. ieee_is_nan(dyn_timestep)) then
+      write (probe, '(g0)') dyn_timestep
+      errmsg = 'namelist key dyn_timestep = '//trim(probe)//' s: must be positive (or 0 for the longest stable step)'
+      return
+    end if
     if (.not. valid_device(device)) then
       errmsg = "namelist key device = '"//trim(device)//"': expected 'cpu', 'cuda', 'cuda:N' or 'auto'"
       return
@@ -265,6 +304,11 @@ contains
     cfg%case_name = trim(case_name)
     cfg%climsim_dir = trim(climsim_dir)
     cfg%log_interval_steps = log_interval_steps
+    cfg%dynamics = trim(dynamics)
+    cfg%truncation = trim(truncation)
+    cfg%nlev = nlev
+    cfg%dyn_timestep = dyn_timestep
+    cfg%physics_package = trim(physics_package)
     ok = .true.
 
   contains

@@ -13,11 +13,11 @@ module host_ncfile
   use host_grid, only: grid_t
   use mpi_f08, only: MPI_Comm, MPI_Gatherv, MPI_DOUBLE_PRECISION
   use netcdf, only: nf90_clobber, nf90_close, nf90_create, nf90_def_dim, nf90_def_var, nf90_double, &
-    nf90_enddef, nf90_global, nf90_int, nf90_int64, nf90_netcdf4, nf90_noerr, nf90_put_att, nf90_put_var, &
-    nf90_redef, nf90_strerror
+    nf90_enddef, nf90_global, nf90_inq_dimid, nf90_int, nf90_int64, nf90_netcdf4, nf90_noerr, nf90_put_att, &
+    nf90_put_var, nf90_redef, nf90_strerror
   implicit none (type, external)
   private
-  public :: out_open, out_field, out_int, out_int64, out_att, out_close, gather_columns
+  public :: out_open, out_field, out_int, out_int64, out_att, out_array, out_close, gather_columns
 
   !> Below this many free bytes a failed write is reported as a full device.
   integer(int64), parameter :: nearly_full_bytes = 1048576_int64
@@ -136,13 +136,56 @@ contains
     call write_check(f, nf90_put_var(f%ncid, varid, value), name)
   end subroutine out_int64
 
-  !> A global text attribute (written by rank 0).
-  subroutine out_att(f, name, value)
+  !> A real array every rank holds whole (written by rank 0): x holds product(dim_lens) values,
+  !! the first dimension varying fastest (no dimensions: a scalar); dimensions are defined when
+  !! the file has none of that name (a name already defined must have the same length).
+  subroutine out_array(f, name, units, dim_names, dim_lens, x)
     type(out_file), intent(inout) :: f
-    character(*), intent(in) :: name, value
+    character(*), intent(in) :: name, units, dim_names(:)
+    integer, intent(in) :: dim_lens(:)
+    real(r8), intent(in) :: x(:)
+    integer :: varid, k, dimids(size(dim_names))
     if (.not. f%root) return
     call write_check(f, nf90_redef(f%ncid), 'redef')
-    call write_check(f, nf90_put_att(f%ncid, nf90_global, name, value), name)
+    do k = 1, size(dim_names)
+      if (nf90_inq_dimid(f%ncid, trim(dim_names(k)), dimids(k)) /= nf90_noerr) then
+        call write_check(f, nf90_def_dim(f%ncid, trim(dim_names(k)), dim_lens(k), dimids(k)), &
+                         "dimension '"//trim(dim_names(k))//"'")
+      end if
+    end do
+    if (size(dim_names) == 0) then
+      call write_check(f, nf90_def_var(f%ncid, name, nf90_double, varid), name)
+    else
+      call write_check(f, nf90_def_var(f%ncid, name, nf90_double, dimids, varid), name)
+    end if
+    call write_check(f, nf90_put_att(f%ncid, varid, 'units', units), name)
+    call write_check(f, nf90_enddef(f%ncid), 'enddef')
+    if (f%checksum) then
+      call sha256_add_name(f%sha, name)
+      call sha256_add(f%sha, x)
+    end if
+    if (size(dim_names) == 0) then
+      call write_check(f, nf90_put_var(f%ncid, varid, x(1)), name)
+    else
+      call write_check(f, nf90_put_var(f%ncid, varid, x, start=[(1, k=1, size(dim_lens))], count=dim_lens), name)
+    end if
+  end subroutine out_array
+
+  !> A global attribute, text or integer (written by rank 0).
+  subroutine out_att(f, name, value)
+    type(out_file), intent(inout) :: f
+    character(*), intent(in) :: name
+    class(*), intent(in) :: value
+    if (.not. f%root) return
+    call write_check(f, nf90_redef(f%ncid), 'redef')
+    select type (value)
+    type is (character(*))
+      call write_check(f, nf90_put_att(f%ncid, nf90_global, name, value), name)
+    type is (integer)
+      call write_check(f, nf90_put_att(f%ncid, nf90_global, name, value), name)
+    class default
+      call abort_run('out_att: attribute '//name//' of a type the host never writes')
+    end select
     call write_check(f, nf90_enddef(f%ncid), 'enddef')
   end subroutine out_att
 

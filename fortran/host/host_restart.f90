@@ -1,14 +1,16 @@
 !> Restart files: everything a continued run needs to reproduce the straight run bit for
 !! bit: the prognostic state, the step counter and start date (which give the calendar),
-!! the history sums, the fallback counter and the emulator's recurrent state.
+!! the history sums, the fallback counter, the emulator's recurrent state and, with the
+!! spectral core, its spectral state at both time levels (dynamics_restart_write).
 !! <output_dir>/<case>.r.YYYY-MM-DD-SSSSS.nc, written under a temporary name and renamed.
 module host_restart
   use, intrinsic :: iso_fortran_env, only: int64
+  use dynamics, only: dynamics_restart_write, dynamics_restart_read
   use host_abort, only: abort_run
   use host_calendar, only: model_date
   use host_constants, only: r8, ncol_global
   use host_grid, only: grid_t
-  use host_history, only: history_t, nhist_prof, nhist_sfc, hist_prof_names, hist_sfc_names
+  use host_history, only: history_t
   use host_ncfile, only: out_file, out_open, out_field, out_int, out_int64, out_close
   use host_netcdf, only: nc_check, nc_open_read
   use mpi_f08, only: MPI_Comm
@@ -44,13 +46,14 @@ contains
     call out_field(f, grid, comm, 'state_t', 'K', state%t)
     call out_field(f, grid, comm, 'state_q0001', 'kg/kg', state%q)
     call out_field(f, grid, comm, 'state_ps', 'Pa', reshape(state%ps, [1, state%ncol]))
-    do n = 1, nhist_prof
-      call out_field(f, grid, comm, 'hist_sum_'//trim(hist_prof_names(n)), '', hist%prof(:, :, n))
+    do n = 1, size(hist%prof_names)
+      call out_field(f, grid, comm, 'hist_sum_'//trim(hist%prof_names(n)), '', hist%prof(:, :, n))
     end do
-    do n = 1, nhist_sfc
-      call out_field(f, grid, comm, 'hist_sum_'//trim(hist_sfc_names(n)), '', &
+    do n = 1, size(hist%sfc_names)
+      call out_field(f, grid, comm, 'hist_sum_'//trim(hist%sfc_names(n)), '', &
                      reshape(hist%sfc(:, n), [1, state%ncol]))
     end do
+    call dynamics_restart_write(f)
     if (size(ml_state, 1) > 0) then
       call out_field(f, grid, comm, 'ml_state', '', ml_state, dim_name='ml_state_len')
     end if
@@ -81,11 +84,11 @@ contains
     call get_cols(ncid, path, grid, 'state_q0001', state%q)
     call get_cols(ncid, path, grid, 'state_ps', sfc)
     state%ps = sfc(1, :)
-    do n = 1, nhist_prof
-      call get_cols(ncid, path, grid, 'hist_sum_'//trim(hist_prof_names(n)), hist%prof(:, :, n))
+    do n = 1, size(hist%prof_names)
+      call get_cols(ncid, path, grid, 'hist_sum_'//trim(hist%prof_names(n)), hist%prof(:, :, n))
     end do
-    do n = 1, nhist_sfc
-      call get_cols(ncid, path, grid, 'hist_sum_'//trim(hist_sfc_names(n)), sfc)
+    do n = 1, size(hist%sfc_names)
+      call get_cols(ncid, path, grid, 'hist_sum_'//trim(hist%sfc_names(n)), sfc)
       hist%sfc(:, n) = sfc(1, :)
     end do
     len = 0
@@ -95,6 +98,7 @@ contains
     allocate (ml_state(len, grid%ncol))
     if (len > 0) call get_cols(ncid, path, grid, 'ml_state', ml_state)
     call nc_check(nf90_close(ncid), path, 'close')
+    call dynamics_restart_read(path)
   end subroutine restart_read
 
   integer function get_int(ncid, path, name)

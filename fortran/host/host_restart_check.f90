@@ -157,28 +157,18 @@ contains
     end subroutine check
   end subroutine verify_on_root
 
-  !> A real variable of up to 3 dimensions, flattened in storage order.
+  !> A real variable, flattened in storage order (the first Fortran dimension fastest).
   subroutine read_real(ncid, varid, ndims, dlen, x)
     integer, intent(in) :: ncid, varid, ndims, dlen(:)
     real(r8), allocatable, intent(out) :: x(:)
-    real(r8), allocatable :: x2(:, :), x3(:, :, :)
-    integer :: status
-    select case (ndims)
-    case (0)
+    integer :: status, k
+    if (ndims == 0) then
       allocate (x(1))
       status = nf90_get_var(ncid, varid, x(1))
-    case (1)
-      allocate (x(dlen(1)))
-      status = nf90_get_var(ncid, varid, x)
-    case (2)
-      allocate (x2(dlen(1), dlen(2)))
-      status = nf90_get_var(ncid, varid, x2)
-      x = reshape(x2, [size(x2)])
-    case default
-      allocate (x3(dlen(1), dlen(2), product(dlen(3:ndims))))
-      status = nf90_get_var(ncid, varid, x3)
-      x = reshape(x3, [size(x3)])
-    end select
+    else
+      allocate (x(product(dlen(1:ndims))))
+      status = nf90_get_var(ncid, varid, x, start=[(1, k=1, ndims)], count=dlen(1:ndims))
+    end if
     ! A read failure leaves values that the checksum will not match.
     if (status /= nf90_noerr) x = huge(1.0_r8)
   end subroutine read_real

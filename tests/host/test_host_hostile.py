@@ -247,6 +247,51 @@ NAMELIST_CASES = {
     "physics_mode too long": ("physics_mode = 'conventional_plus'", "namelist key physics_mode: value"),
     "device too long": (f"device = 'cuda:{'0' * 40}'", "namelist key device: value"),
     "ml_variables entry too long": (f"ml_variables = '{'v' * 33}'", "namelist key ml_variables: value"),
+    # The dynamics (issue 14).
+    "unknown dynamics": (
+        "dynamics = 'finite_volume'",
+        "dynamics = 'finite_volume': expected one of 'none' 'spectral'",
+    ),
+    "unknown truncation": (
+        "dynamics = 'spectral'\n  truncation = 'T99'",
+        "namelist key truncation = 'T99': not a truncation of the spectral core; "
+        "expected one of T21 T31 T42 T63 T85",
+    ),
+    "truncation not T<N>": ("dynamics = 'spectral'\n  truncation = '42'", "namelist key truncation = '42'"),
+    "time step beyond the CFL limit": (
+        "dynamics = 'spectral'\n  truncation = 'T85'\n  dyn_timestep = 1200",
+        "namelist key dyn_timestep = 1200 s: beyond the CFL limit of 745 s for T85 "
+        "(a/(u_max sqrt(N(N+1))) with u_max = 100 m/s)",
+    ),
+    "time step not dividing the physics step": (
+        "dynamics = 'spectral'\n  dyn_timestep = 700",
+        "namelist key dyn_timestep = 700 s: must divide the physics time step of 1200 s",
+    ),
+    "negative time step": (
+        "dynamics = 'spectral'\n  dyn_timestep = -600",
+        "namelist key dyn_timestep = -600",
+    ),
+    "level count the core cannot take": (
+        "dynamics = 'spectral'\n  nlev = 45",
+        "namelist key nlev = 45: the spectral core takes 60 (the ClimSim levels) or 30, 20, 15, 12, 10",
+    ),
+    "fewer levels without dynamics": (
+        "nlev = 30",
+        "namelist key nlev = 30: dynamics = 'none' runs on the ClimSim",
+    ),
+    "Held-Suarez without dynamics": (
+        "physics_package = 'held_suarez'",
+        "physics_package = 'held_suarez': needs dynamics = 'spectral'",
+    ),
+    "Held-Suarez with an emulator": (
+        "dynamics = 'spectral'\n  physics_package = 'held_suarez'\n"
+        "  physics_mode = 'ml'\n  model_path = 'm.pt'",
+        "physics_package = 'held_suarez': the dry forcing has no emulator",
+    ),
+    "unknown physics package": (
+        "physics_package = 'dry'",
+        "physics_package = 'dry': expected one of 'moist'",
+    ),
 }
 
 
@@ -261,6 +306,60 @@ def test_bad_namelist_value_is_named(host_exe, tmp_path, case):
     if "too long" in case:
         assert "characters" in proc.stderr and "longer than" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def spectral_restart(host_exe, tmp_path_factory) -> Path:
+    """A restart file of the spectral core, T21 on 20 levels, after 1 step."""
+    run_dir = tmp_path_factory.mktemp("spectral")
+    nml = write_namelist(
+        run_dir / "atm_in",
+        dynamics="spectral",
+        truncation="T21",
+        nlev=20,
+        stop_option="nsteps",
+        stop_n=1,
+        history_interval_steps=0,
+        output_dir="out",
+    )
+    run_host(host_exe, nml, 1, timeout=120)
+    (restart,) = (run_dir / "out").glob("*.r.*.nc")
+    return restart
+
+
+MISMATCH_CASES = {
+    "spectral restart, no dynamics": (
+        "spectral",
+        {},
+        "was written with dynamics = 'spectral'; this run has dynamics = 'none' (namelist key dynamics)",
+    ),
+    "no-dynamics restart, spectral run": (
+        "none",
+        {"dynamics": "spectral", "truncation": "T21", "nlev": 20},
+        "was written with dynamics = 'none'; this run has dynamics = 'spectral' (namelist key dynamics)",
+    ),
+    "other truncation": (
+        "spectral",
+        {"dynamics": "spectral", "truncation": "T42", "nlev": 20},
+        "was written with truncation = 'T21'; this run has truncation = 'T42' (namelist key truncation)",
+    ),
+    "other level count": (
+        "spectral",
+        {"dynamics": "spectral", "truncation": "T21", "nlev": 30},
+        "has 20 levels; this run has nlev = 30 (namelist key nlev)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(MISMATCH_CASES), ids=list(MISMATCH_CASES))
+def test_restart_from_other_dynamics_is_refused(host_exe, good_restart, spectral_restart, tmp_path, case):
+    kind, keys, expected = MISMATCH_CASES[case]
+    restart = spectral_restart if kind == "spectral" else good_restart
+    nml = write_namelist(tmp_path / "atm_in", stop_n=1, restart_file=str(restart), output_dir="out", **keys)
+    proc = run_host(host_exe, nml, 2, check=False, timeout=60)
+    assert proc.returncode != 0
+    assert f"restart file '{restart}' " in proc.stderr and expected in proc.stderr, proc.stderr
+    assert proc.stderr.count("hybridge-host: error:") == 1
 
 
 def test_long_namelist_path_is_not_cut(host_exe, tmp_path):
