@@ -8,8 +8,8 @@
 !! with lambda_j = 2 pi (j - 1)/nlon. A real sequence of even length N is transformed as one
 !! complex sequence of length N/2 (even samples real, odd samples imaginary) and separated
 !! afterwards (Cooley, Lewis and Welch 1970, J. Sound Vib. 12, 315; Press et al., Numerical
-!! Recipes, 12.3); the complex transform is the mixed-radix Cooley-Tukey recursion (Cooley and
-!! Tukey 1965, Math. Comput. 19, 297) for lengths whose factors are 2, 3, 4 and 5. Every line
+!! Recipes, 12.3); the complex transform is a mixed-radix Cooley-Tukey transform (Cooley and
+!! Tukey 1965, Math. Comput. 19, 297) in Stockham's form for lengths of factors 2, 3, 4, 5. Every line
 !! is transformed by the same sequence of operations, whatever else is in the batch, so results
 !! do not depend on how latitudes are spread over ranks.
 module dyn_fft
@@ -114,49 +114,94 @@ contains
   end subroutine fft_synthesis
 
   !> Unnormalized complex DFT of length nh along the second axis: zout_k = sum_t zin_t w^(kt),
-  !! w = exp(-2 pi i/nh) (forward) or its conjugate (inverse).
+  !! w = exp(-2 pi i/nh) (forward) or its conjugate (inverse). Stockham's self-sorting
+  !! decimation-in-frequency form (e.g. Van Loan 1992, Computational Frameworks for the Fast
+  !! Fourier Transform, sec. 1.7; Swarztrauber 1984, Parallel Comput. 1, 45): each stage of
+  !! radix p turns s interleaved transforms of length n into s*p of length n/p,
+  !!   y(q + s(p j + k)) = [sum_r x(q + s(j + r n/p)) w_p^(r k)] w_n^(j k),
+  !! without a bit-reversal pass and with every line of the batch treated alike.
   subroutine cfft(plan, zin, zout, inverse)
     type(fft_plan), intent(in) :: plan
     complex(r8), intent(in) :: zin(:, 0:)
     complex(r8), intent(out) :: zout(:, 0:)
     logical, intent(in) :: inverse
-    call cfft_step(zin, zout, 1)
+    complex(r8), allocatable :: work(:, :)
+    integer :: n, s, p
+    logical :: in_work
+    allocate (work(size(zin, 1), 0:plan%nh - 1))
+    zout = zin
+    in_work = .false.
+    n = plan%nh
+    s = 1
+    do while (n > 1)
+      p = next_radix(n)
+      if (in_work) then
+        call stage(work, zout)
+      else
+        call stage(zout, work)
+      end if
+      in_work = .not. in_work
+      n = n/p
+      s = s*p
+    end do
+    if (in_work) zout = work
 
   contains
 
-    !> The length-L transform of zin (L = nh/stride), as the radix-p combination of the p
-    !! transforms of its decimated subsequences zin(:, r::p) (Cooley-Tukey, decimation in time).
-    recursive subroutine cfft_step(zin, zout, stride)
-      complex(r8), intent(in) :: zin(:, 0:)
-      complex(r8), intent(out) :: zout(:, 0:)
-      integer, intent(in) :: stride
-      complex(r8), allocatable :: y(:, :, :)
-      complex(r8) :: w
-      integer :: length, p, m, r, k, q, e
-      length = size(zin, 2)
-      if (length == 1) then
-        zout(:, 0) = zin(:, 0)
-        return
-      end if
-      p = next_radix(length)
-      m = length/p
-      allocate (y(size(zin, 1), 0:m - 1, 0:p - 1))
-      do r = 0, p - 1
-        call cfft_step(zin(:, r::p), y(:, :, r), stride*p)
-      end do
-      ! zout(k + q m) = sum_r w_L^(r (k + q m)) y_r(k), with w_L^j = root(j stride mod nh).
-      do q = 0, p - 1
-        do k = 0, m - 1
-          zout(:, k + q*m) = y(:, k, 0)
-          do r = 1, p - 1
-            e = mod(r*(k + q*m)*stride, plan%nh)
-            w = plan%root(e)
-            if (inverse) w = conjg(w)
-            zout(:, k + q*m) = zout(:, k + q*m) + w*y(:, k, r)
-          end do
+    !> One radix-p stage from src to dst.
+    subroutine stage(src, dst)
+      complex(r8), intent(in) :: src(:, 0:)
+      complex(r8), intent(inout) :: dst(:, 0:)
+      complex(r8) :: acc(size(src, 1)), d0(size(src, 1)), d1(size(src, 1)), e0(size(src, 1)), e1(size(src, 1))
+      complex(r8) :: i_sign
+      integer :: m, j, q, k, r, i0, stride
+      m = n/p
+      stride = s*m
+      i_sign = merge((0.0_r8, 1.0_r8), (0.0_r8, -1.0_r8), inverse)
+      do j = 0, m - 1
+        do q = 0, s - 1
+          i0 = q + s*j
+          select case (p)
+          case (2)
+            dst(:, q + s*2*j) = src(:, i0) + src(:, i0 + stride)
+            acc = src(:, i0) - src(:, i0 + stride)
+            if (j > 0) acc = twiddle(j*(plan%nh/n))*acc
+            dst(:, q + s*(2*j + 1)) = acc
+          case (4)
+            ! sum_r a_r w_4^(r k), w_4 = -i (forward) or i (inverse)
+            d0 = src(:, i0) + src(:, i0 + 2*stride)
+            d1 = src(:, i0 + stride) + src(:, i0 + 3*stride)
+            e0 = src(:, i0) - src(:, i0 + 2*stride)
+            e1 = i_sign*(src(:, i0 + stride) - src(:, i0 + 3*stride))
+            dst(:, q + s*4*j) = d0 + d1
+            if (j > 0) then
+              dst(:, q + s*(4*j + 1)) = twiddle(j*(plan%nh/n))*(e0 + e1)
+              dst(:, q + s*(4*j + 2)) = twiddle(2*j*(plan%nh/n))*(d0 - d1)
+              dst(:, q + s*(4*j + 3)) = twiddle(3*j*(plan%nh/n))*(e0 - e1)
+            else
+              dst(:, q + s*(4*j + 1)) = e0 + e1
+              dst(:, q + s*(4*j + 2)) = d0 - d1
+              dst(:, q + s*(4*j + 3)) = e0 - e1
+            end if
+          case default
+            do k = 0, p - 1
+              acc = src(:, i0)
+              do r = 1, p - 1
+                acc = acc + twiddle(mod(r*k*(plan%nh/p), plan%nh))*src(:, i0 + r*stride)
+              end do
+              if (j*k > 0) acc = twiddle(mod(j*k*(plan%nh/n), plan%nh))*acc
+              dst(:, q + s*(p*j + k)) = acc
+            end do
+          end select
         end do
       end do
-    end subroutine cfft_step
+    end subroutine stage
+
+    complex(r8) function twiddle(e)
+      integer, intent(in) :: e
+      twiddle = plan%root(e)
+      if (inverse) twiddle = conjg(twiddle)
+    end function twiddle
   end subroutine cfft
 
   !> The radix of the next step: 4 where it divides, then 2, 3, 5.

@@ -12,8 +12,8 @@
 !! Coefficients are stored m by m, n = m .. N within each m ("canonical order"); a field of
 !! nk lines (levels times variables) is x(nk, nspec) in spectral space and F(nk, 0:N, lat) in
 !! Fourier space, the line index fastest. Every sum is taken in a fixed order (over latitudes
-!! north to south, over n upwards), whatever subset of m or latitudes a rank handles, so the
-!! results are bit-identical for any decomposition.
+!! or mirror pairs of them north to south, over n upwards), whatever subset of m or latitudes
+!! a rank handles, so the results are bit-identical for any decomposition.
 module dyn_legendre
   use dyn_gaussian_grid, only: gaussian_latitudes
   use host_constants, only: r8, rearth
@@ -85,17 +85,32 @@ contains
   end subroutine legendre_init
 
   !> x(:, i) = sum_j w_j P_i(mu_j) F(:, m, j) for the indices i of order m (all latitudes).
+  !! The latitudes come in mirror pairs (mu, -mu) with equal weights, and P_n^m(-mu) =
+  !! (-1)^(n-m) P_n^m(mu): the sum runs over the northern half with F(mu) + F(-mu) for even
+  !! n - m and F(mu) - F(-mu) for odd, half the work.
   subroutine legendre_analysis(leg, m, f, x)
     type(legendre_t), intent(in) :: leg
     integer, intent(in) :: m
     complex(r8), intent(in) :: f(:, 0:, :)
     complex(r8), intent(inout) :: x(:, :)
-    integer :: i, j
+    complex(r8) :: fs(size(f, 1), leg%nlat/2), fa(size(f, 1), leg%nlat/2)
+    integer :: i, j, nh
+    nh = leg%nlat/2
+    do j = 1, nh
+      fs(:, j) = f(:, m, j) + f(:, m, leg%nlat + 1 - j)
+      fa(:, j) = f(:, m, j) - f(:, m, leg%nlat + 1 - j)
+    end do
     do i = leg%mstart(m), leg%mstart(m) + leg%ntr - m
       x(:, i) = (0.0_r8, 0.0_r8)
-      do j = 1, leg%nlat
-        x(:, i) = x(:, i) + (leg%w(j)*leg%p(i, j))*f(:, m, j)
-      end do
+      if (mod(leg%n_of(i) - m, 2) == 0) then
+        do j = 1, nh
+          x(:, i) = x(:, i) + (leg%w(j)*leg%p(i, j))*fs(:, j)
+        end do
+      else
+        do j = 1, nh
+          x(:, i) = x(:, i) + (leg%w(j)*leg%p(i, j))*fa(:, j)
+        end do
+      end if
     end do
   end subroutine legendre_analysis
 
@@ -105,31 +120,46 @@ contains
   !!   curl_i = (1/a) sum_j w_j/(1-mu_j^2) [ i m fb P_i + fa H_i ]
   !! (the analysis of (1/(a(1-mu^2))) [dA/dlambda + (1-mu^2) dB/dmu] and of
   !! (1/(a(1-mu^2))) [dB/dlambda - (1-mu^2) dA/dmu] with the mu-derivative integrated by parts;
-  !! Hoskins and Simmons 1975, Q. J. R. Meteorol. Soc. 101, 637, eqs. 4.5-4.6).
+  !! Hoskins and Simmons 1975, Q. J. R. Meteorol. Soc. 101, 637, eqs. 4.5-4.6), summed over mirror
+  !! pairs of latitudes as in legendre_analysis (H_n^m has the parity opposite to P_n^m's).
   subroutine legendre_analysis_vector(leg, m, fa, fb, curl, div)
     type(legendre_t), intent(in) :: leg
     integer, intent(in) :: m
     complex(r8), intent(in) :: fa(:, 0:, :), fb(:, 0:, :)
     complex(r8), intent(inout) :: curl(:, :), div(:, :)
+    complex(r8), dimension(size(fa, 1), leg%nlat/2) :: as, aa, bs, ba
     complex(r8) :: im
     real(r8) :: wp, wh
-    integer :: i, j
+    integer :: i, j, nh, mirror
     im = cmplx(0.0_r8, real(m, r8), r8)
+    nh = leg%nlat/2
+    do j = 1, nh
+      mirror = leg%nlat + 1 - j
+      as(:, j) = fa(:, m, j) + fa(:, m, mirror)
+      aa(:, j) = fa(:, m, j) - fa(:, m, mirror)
+      bs(:, j) = fb(:, m, j) + fb(:, m, mirror)
+      ba(:, j) = fb(:, m, j) - fb(:, m, mirror)
+    end do
     do i = leg%mstart(m), leg%mstart(m) + leg%ntr - m
       curl(:, i) = (0.0_r8, 0.0_r8)
       div(:, i) = (0.0_r8, 0.0_r8)
-      do j = 1, leg%nlat
+      do j = 1, nh
         wp = leg%w(j)/(1.0_r8 - leg%mu(j)**2)*leg%p(i, j)/rearth
         wh = leg%w(j)/(1.0_r8 - leg%mu(j)**2)*leg%h(i, j)/rearth
-        div(:, i) = div(:, i) + (im*wp)*fa(:, m, j) - wh*fb(:, m, j)
-        curl(:, i) = curl(:, i) + (im*wp)*fb(:, m, j) + wh*fa(:, m, j)
+        if (mod(leg%n_of(i) - m, 2) == 0) then
+          div(:, i) = div(:, i) + (im*wp)*as(:, j) - wh*ba(:, j)
+          curl(:, i) = curl(:, i) + (im*wp)*bs(:, j) + wh*aa(:, j)
+        else
+          div(:, i) = div(:, i) + (im*wp)*aa(:, j) - wh*bs(:, j)
+          curl(:, i) = curl(:, i) + (im*wp)*ba(:, j) + wh*as(:, j)
+        end if
       end do
     end do
   end subroutine legendre_analysis_vector
 
-  !> F(:, m, jj) for the latitudes lats(jj) and all m: sum_n P_n^m(mu) x(:, i) (kind 'p'),
-  !! i m times that, the lambda-derivative (kind 'l'), or with H_n^m, the (1-mu^2) mu-derivative
-  !! (kind 'h').
+  !> F(:, m, jj) for the latitudes lats(jj) and all m: sum_n P_n^m(mu) x(:, i) (kind 'p') or,
+  !! with H_n^m, the (1-mu^2) mu-derivative (kind 'h'); the lambda-derivative is i m times the
+  !! first (dyn_spectral_transform).
   subroutine legendre_synthesis(leg, lats, x, kind, f)
     type(legendre_t), intent(in) :: leg
     integer, intent(in) :: lats(:)
@@ -140,15 +170,16 @@ contains
     f = (0.0_r8, 0.0_r8)
     do m = 0, leg%ntr
       do i = leg%mstart(m), leg%mstart(m) + leg%ntr - m
-        do jj = 1, size(lats)
-          if (kind == 'h') then
+        if (kind == 'h') then
+          do jj = 1, size(lats)
             f(:, m, jj) = f(:, m, jj) + leg%h(i, lats(jj))*x(:, i)
-          else
+          end do
+        else
+          do jj = 1, size(lats)
             f(:, m, jj) = f(:, m, jj) + leg%p(i, lats(jj))*x(:, i)
-          end if
-        end do
+          end do
+        end if
       end do
-      if (kind == 'l') f(:, m, :) = cmplx(0.0_r8, real(m, r8), r8)*f(:, m, :)
     end do
   end subroutine legendre_synthesis
 

@@ -88,6 +88,7 @@ contains
     if (present(a)) nkv = size(a, 1)
     nk = nks + 2*nkv
     allocate (f_own(nk, 0:tr%ntr, tr%nlat_own), f_all(nk, 0:tr%ntr, tr%nlat), lines(nk, tr%nlon))
+    ! Row by row: a row's lines fit in cache through all the FFT's stages.
     do jj = 1, tr%nlat_own
       lines(1:nks, :) = g(:, :, jj)
       if (nkv > 0) then
@@ -150,11 +151,15 @@ contains
     real(r8), intent(out) :: g(:, :, :)
     real(r8), intent(out), optional :: g_lambda(:, :, :), g_mu(:, :, :)
     complex(r8), allocatable :: f(:, :, :)
+    integer :: m
     allocate (f(size(x, 1), 0:tr%ntr, tr%nlat_own))
     call legendre_synthesis(tr%leg, tr%lats, x, 'p', f)
     call to_rows(f, g)
     if (present(g_lambda)) then
-      call legendre_synthesis(tr%leg, tr%lats, x, 'l', f)
+      ! d/dlambda of exp(i m lambda) is i m times it: the same Legendre sums, scaled.
+      do m = 0, tr%ntr
+        f(:, m, :) = cmplx(0.0_r8, real(m, r8), r8)*f(:, m, :)
+      end do
       call to_rows(f, g_lambda)
     end if
     if (present(g_mu)) then
@@ -167,10 +172,7 @@ contains
     subroutine to_rows(fc, rows)
       complex(r8), intent(in) :: fc(:, 0:, :)
       real(r8), intent(out) :: rows(:, :, :)
-      integer :: jj
-      do jj = 1, tr%nlat_own
-        call fft_synthesis(tr%fft, fc(:, :, jj), rows(:, :, jj))
-      end do
+      call rows_from_fourier(tr, fc, rows)
     end subroutine to_rows
   end subroutine spectral_to_grid
 
@@ -180,14 +182,23 @@ contains
     complex(r8), intent(in) :: vor(:, :), div(:, :)
     real(r8), intent(out) :: u_cos(:, :, :), v_cos(:, :, :)
     complex(r8), allocatable :: fu(:, :, :), fv(:, :, :)
-    integer :: jj
     allocate (fu(size(vor, 1), 0:tr%ntr, tr%nlat_own), fv(size(vor, 1), 0:tr%ntr, tr%nlat_own))
     call legendre_synthesis_winds(tr%leg, tr%lats, vor, div, fu, fv)
-    do jj = 1, tr%nlat_own
-      call fft_synthesis(tr%fft, fu(:, :, jj), u_cos(:, :, jj))
-      call fft_synthesis(tr%fft, fv(:, :, jj), v_cos(:, :, jj))
-    end do
+    call rows_from_fourier(tr, fu, u_cos)
+    call rows_from_fourier(tr, fv, v_cos)
   end subroutine spectral_to_winds
+
+  !> Grid rows (nk, nlon, nlat_own) from their Fourier coefficients (nk, 0:ntr, nlat_own), row
+  !! by row (a row's lines fit in cache through all the FFT's stages).
+  subroutine rows_from_fourier(tr, fc, rows)
+    type(transform_t), intent(in) :: tr
+    complex(r8), intent(in) :: fc(:, 0:, :)
+    real(r8), intent(out) :: rows(:, :, :)
+    integer :: jj
+    do jj = 1, tr%nlat_own
+      call fft_synthesis(tr%fft, fc(:, :, jj), rows(:, :, jj))
+    end do
+  end subroutine rows_from_fourier
 
   !> Collective: per-row values own(n, nlat_own) of every rank into all(n, nlat), so that
   !! global sums can be taken on every rank in one fixed row order.

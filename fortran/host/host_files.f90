@@ -1,6 +1,6 @@
 !> File-system helpers over the C library and host_posix.c: create folders, rename
 !! atomically, remove files, list a folder, the space left on a device, and find the ClimSim
-!! reference files. Failures stop the run with a message naming the path and the reason.
+!! reference files; and the heap policy (keep_heap). Failures stop the run with a message naming the path and the reason.
 module host_files
   use, intrinsic :: iso_c_binding, only: c_char, c_int, c_long, c_long_long, c_null_char, c_size_t
   use, intrinsic :: iso_fortran_env, only: output_unit
@@ -8,7 +8,7 @@ module host_files
   implicit none (type, external)
   private
   public :: make_dirs, rename_file, remove_file, list_dir, free_bytes, locate_climsim_dir, &
-            remove_stale_temporaries
+            remove_stale_temporaries, keep_heap
 
   integer, parameter :: msg_len = 256
   integer, parameter, public :: name_max = 255   !< longest file name (POSIX NAME_MAX)
@@ -47,6 +47,10 @@ module host_files
       character(kind=c_char), intent(out) :: msg(*)
       integer(c_size_t), value :: msg_size
     end function c_remove
+    !> Keep freed memory mapped (host_posix.c).
+    subroutine keep_heap() bind(c, name='hybridge_host_keep_heap')
+      implicit none (type, external)
+    end subroutine keep_heap
     integer(c_int) function c_free_bytes(path, bytes) bind(c, name='hybridge_host_free_bytes')
       import :: c_char, c_int, c_long_long
       implicit none (type, external)

@@ -1,13 +1,18 @@
-/* File-system services hybridge-host needs and standard Fortran lacks (host_files.f90
- * binds them): create a folder with its parents, list a folder, remove a file, and the
- * space left on a file system. POSIX only; every function reports failure through its
- * return value and, where it takes one, a message buffer (strerror of errno). */
+/* Operating-system services hybridge-host needs and standard Fortran lacks (host_files.f90
+ * binds them): create a folder with its parents, list a folder, remove a file, the space left
+ * on a file system, and the heap policy. POSIX only (the heap policy: glibc); every function
+ * reports failure through its return value and, where it takes one, a message buffer
+ * (strerror of errno). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 static void set_message(char *msg, size_t msg_len, int err) {
   if (msg_len > 0) {
@@ -81,4 +86,22 @@ int hybridge_host_free_bytes(const char *path, long long *bytes) {
   if (statvfs(path, &s) != 0) return errno;
   *bytes = (long long)s.f_bavail * (long long)s.f_frsize;
   return 0;
+}
+
+/* Keep freed memory mapped: the spectral core allocates the same large work arrays every
+ * time step, and glibc's default returns blocks above 128 KiB to the system at once, so each
+ * step would fault all their pages in again. A job that sets a malloc parameter itself
+ * (MALLOC_*_ or GLIBC_TUNABLES) keeps its own choice. The same policy as the engine's heap=keep. */
+void hybridge_host_keep_heap(void) {
+#if defined(__GLIBC__)
+  const char *names[] = {"MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TOP_PAD_",
+                         "MALLOC_MMAP_MAX_"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; ++i) {
+    if (getenv(names[i]) != NULL) return;
+  }
+  const char *tunables = getenv("GLIBC_TUNABLES");
+  if (tunables != NULL && strstr(tunables, "glibc.malloc.") != NULL) return;
+  (void)mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+  (void)mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
+#endif
 }

@@ -16,7 +16,7 @@ program hybridge_host
   use host_climsim_io, only: write_mli, write_mlo, write_grid_file
   use host_constants, only: r8, nlev, dtime
   use host_diagnostics, only: budget_t, global_budgets, stability_guard
-  use host_files, only: make_dirs, locate_climsim_dir, remove_stale_temporaries
+  use host_files, only: keep_heap, make_dirs, locate_climsim_dir, remove_stale_temporaries
   use host_grid, only: grid_t
   use host_history, only: history_t, history_init, history_accumulate, history_write
   use host_namelist, only: host_config, read_namelist
@@ -52,6 +52,7 @@ program hybridge_host
   integer :: steps_since_log
 
   call MPI_Init()
+  call keep_heap()
   comm = MPI_COMM_WORLD
   call MPI_Comm_rank(comm, rank)
   call MPI_Comm_size(comm, nranks)
