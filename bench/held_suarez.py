@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
                 stop_option="ndays",
                 stop_n=args.days,
                 history_interval_steps=72 * 10,
-                restart_interval_steps=72 * 100,
+                restart_interval_steps=0,
                 output_dir="out",
                 log_interval_steps=72 * 10,
             )

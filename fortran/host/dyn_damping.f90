@@ -4,10 +4,12 @@
 !!    k_n = [n(n+1)/(N(N+1))]^order / tau_n  (the form of the GFDL spectral core's Held-Suarez
 !!    configuration, del^8 with 0.1 day at n = N; see also Williamson 1978, Mon. Weather Rev.
 !!    106, 1605, on implicit spectral diffusion). The global mean (n = 0) is never damped.
-!!  * a sponge above p_sponge: Rayleigh damping of vorticity and divergence at the rate
-!!    k_max (1 - p/p_sponge)^2 at the levels' reference pressure, which absorbs waves that
-!!    would reflect from the lid of the 60-level ClimSim grid (top interface 0.056 hPa); the form
-!!    of the sponge of Polvani and Kushner (2002, Geophys. Res. Lett. 29, 1114).
+!!  * a sponge above p_sponge = 10 hPa: Rayleigh damping of vorticity and divergence at the
+!!    rate k_max (1 - p/p_sponge)^2 (k_max = 4/day) at the levels' reference pressure, which
+!!    absorbs the waves that run up to the lid of the ClimSim levels (top interface 0.056 hPa)
+!!    and would otherwise build up there (the adiabatic core's top winds pass 150 m/s in three
+!!    days without it); the form of the sponge of Polvani and Kushner (2002, Geophys. Res.
+!!    Lett. 29, 1114), deeper and stronger for a lid this high.
 module dyn_damping
   use host_constants, only: r8, seconds_per_day
   implicit none (type, external)
@@ -16,8 +18,8 @@ module dyn_damping
 
   integer, parameter :: diffusion_order = 4                         !< del^8
   real(r8), parameter :: tau_truncation = 0.1_r8*seconds_per_day    !< e-folding at n = N [s]
-  real(r8), parameter :: p_sponge = 1000.0_r8  !< sponge below this pressure [Pa]
-  real(r8), parameter :: k_sponge_max = 4.0_r8/seconds_per_day  !< at p = 0 [s-1]
+  real(r8), parameter :: p_sponge = 1000.0_r8                       !< sponge below this pressure [Pa]
+  real(r8), parameter :: k_sponge_max = 4.0_r8/seconds_per_day      !< at p = 0 [s-1]
 
   type, public :: damping_t
     real(r8), allocatable :: k_diff(:)     !< (nspec) hyperdiffusion rate [s-1]

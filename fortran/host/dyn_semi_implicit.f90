@@ -1,9 +1,12 @@
 !> The semi-implicit leapfrog step of divergence, temperature and ln(ps) (Robert, Henderson
 !! and Turnbull 1972, Mon. Weather Rev. 100, 329; Hoskins and Simmons 1975, Q. J. R. Meteorol.
 !! Soc. 101, 637; for the hybrid coordinate Simmons and Burridge 1981, Mon. Weather Rev. 109, 758,
-!! sec. 4). The gravity-wave terms, linearized about an isothermal state at rest (T_r = 300 K,
+!! sec. 4). The gravity-wave terms, linearized about an isothermal state at rest (T_r = 350 K,
 !! ps_r = 1000 hPa), are averaged over the two outer time levels, so the time step is limited by
-!! advection, not by the fastest gravity wave:
+!! advection, not by the fastest gravity wave. The scheme is stable only when the reference is
+!! warmer than the model (Simmons, Hoskins and Burridge 1978, Mon. Weather Rev. 106, 405): with
+!! the ClimSim levels' high lid, T_r = 300 K let a ln(ps)-divergence mode grow within two days of
+!! the Held-Suarez spin-up (surface T up to 315 K); 350 K is ECMWF's choice:
 !!   dD/dt   = ND + lambda_n (gamma T + g lnps)        (lambda_n = n(n+1)/a^2, i.e. -Laplacian)
 !!   dT/dt   = NT - tau D
 !!   dlnps/dt = NP - nu . D

@@ -133,8 +133,9 @@ contains
     if (kind == 'none') then
       text = 'dynamics none (large-scale forcing), ClimSim grid 384 columns, 60 levels'
     else
-      write (buf, '("dynamics spectral ",a,", Gaussian grid ",i0," x ",i0,", ",i0," levels, time step ",f0.0, &
-            & " s (",i0," per physics step)")') trim(truncation), core%tr%nlat, core%tr%nlon, nlev, core%dt, core%nsub
+      write (buf, '("dynamics spectral ",a,", Gaussian grid ",i0," x ",i0,", ",i0," levels, time step ")') &
+        trim(truncation), core%tr%nlat, core%tr%nlon, nlev
+      write (buf(len_trim(buf) + 2:), '(a," (",i0," per physics step)")') seconds(core%dt), core%nsub
       text = trim(buf)
     end if
   end function dynamics_describe
