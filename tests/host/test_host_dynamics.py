@@ -13,7 +13,6 @@ The 1000-day Held-Suarez climatology is a benchmark (bench/held_suarez.py, make 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import netCDF4
@@ -94,7 +93,7 @@ def _spectral_moist(run_dir: Path, **extra) -> Path:
     return write_namelist(run_dir / "atm_in", **keys)
 
 
-def test_pem_1_2_3_4_ranks_and_2_threads_identical(host_exe, tmp_path):
+def test_pem_1_2_3_4_ranks_and_2_threads_identical(host_exe, tmp_path, monkeypatch):
     outputs = {}
     for nranks in (1, 2, 3, 4):
         run_host(host_exe, _spectral_moist(tmp_path / f"n{nranks}"), nranks, timeout=240)
@@ -106,11 +105,8 @@ def test_pem_1_2_3_4_ranks_and_2_threads_identical(host_exe, tmp_path):
         for f in files:
             assert_same_netcdf(outputs[1] / f, outputs[nranks] / f)
     # Threads: the same run with two OpenMP threads per rank.
-    os.environ["OMP_NUM_THREADS"] = "2"
-    try:
-        run_host(host_exe, _spectral_moist(tmp_path / "threads", num_threads=2), 2, timeout=240)
-    finally:
-        os.environ.pop("OMP_NUM_THREADS")
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    run_host(host_exe, _spectral_moist(tmp_path / "threads", num_threads=2), 2, timeout=240)
     for f in files:
         assert_same_netcdf(outputs[1] / f, tmp_path / "threads" / "out" / f)
 
