@@ -61,3 +61,13 @@ done
 "$python" "$repo/bench/bench_batching.py" --out "$out/bench_batching.md"
 HYBRIDGE_BUILD=$build "$python" "$repo/bench/bench_host.py" "$out/host"
 "$python" -m hybridge.data.bench | tee "$out/bench_data.md"
+
+# Issue-14 tables: the spectral dynamical core's Held-Suarez climatology against the paper
+# (bench_out/held_suarez/held_suarez.{md,png}) and a hybrid year on it (bench_out/hybrid_year/).
+if [ "${HYBRIDGE_BENCH_DYNAMICS:-1}" != 0 ]; then
+  hs_days=${HYBRIDGE_BENCH_HS_DAYS:-1200}
+  "$python" "$repo/bench/held_suarez.py" "$out/held_suarez" --days "$hs_days" \
+    --spinup "$((hs_days < 400 ? hs_days / 2 : 200))" --truncation T42 --nlev 20 --ranks "$(nproc)"
+  "$python" "$repo/bench/hybrid_year.py" "$out/hybrid_year" --days "${HYBRIDGE_BENCH_HYBRID_DAYS:-365}" \
+    --ranks "$(nproc)"
+fi

@@ -5,8 +5,11 @@ module host_calendar
   use host_constants, only: r8, pi, days_per_year
   implicit none (type, external)
   private
-  public :: model_date, date_from_seconds, seconds_from_date, parse_date, date_tag, &
-            month_tag, day_of_year, declination
+  public :: model_date, date_from_seconds, seconds_from_date, parse_date, valid_date, date_tag, &
+            month_tag, day_of_year, declination, last_second
+
+  !> The last year a run may reach: file names carry the year in four digits.
+  integer, parameter, public :: last_year = 9999
 
   integer, parameter :: days_in_month(12) = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 
@@ -40,6 +43,19 @@ contains
                         + int(d%tod, int64)
   end function seconds_from_date
 
+  !> A date of the no-leap calendar between 0001-01-01 and the end of last_year.
+  pure logical function valid_date(d)
+    type(model_date), intent(in) :: d
+    valid_date = d%year >= 1 .and. d%year <= last_year .and. d%month >= 1 .and. d%month <= 12
+    if (.not. valid_date) return
+    valid_date = d%day >= 1 .and. d%day <= days_in_month(d%month) .and. d%tod >= 0 .and. d%tod < 86400
+  end function valid_date
+
+  !> Seconds from 0001-01-01 to the last second a run may reach (the end of last_year).
+  pure integer(int64) function last_second()
+    last_second = int(last_year, int64)*365_int64*86400_int64 - 1_int64
+  end function last_second
+
   !> Parse 'YYYY-MM-DD'; ok is false for anything else or an impossible date.
   subroutine parse_date(text, d, ok)
     character(*), intent(in) :: text
@@ -55,10 +71,8 @@ contains
     if (ios /= 0) return
     read (text(9:10), '(i2)', iostat=ios) d%day
     if (ios /= 0) return
-    if (d%year < 1 .or. d%month < 1 .or. d%month > 12) return
-    if (d%day < 1 .or. d%day > days_in_month(d%month)) return
     d%tod = 0
-    ok = .true.
+    ok = valid_date(d)
   end subroutine parse_date
 
   !> ClimSim file-name time stamp 'YYYY-MM-DD-SSSSS'.

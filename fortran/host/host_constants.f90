@@ -5,10 +5,13 @@ module host_constants
   use, intrinsic :: iso_fortran_env, only: r8 => real64
   implicit none (type, external)
   private
-  public :: r8
+  public :: r8, set_model_dimensions
 
-  integer, parameter, public :: ncol_global = 384   !< ne4pg2 physics columns
-  integer, parameter, public :: nlev = 60           !< E3SM 60-level hybrid grid, index 1 = model top
+  !> The grid's size, set once at start (set_model_dimensions) before anything is allocated:
+  !! the ClimSim grid (ne4pg2, 384 columns, the E3SM 60-level hybrid grid) without dynamics,
+  !! the Gaussian grid of the spectral core and its levels with it. Level 1 is the model top.
+  integer, protected, public :: ncol_global = 384
+  integer, protected, public :: nlev = 60
   real(r8), parameter, public :: dtime = 1200.0_r8   !< physics time step [s]
 
   real(r8), parameter, public :: pi = 3.14159265358979323846_r8
@@ -30,4 +33,12 @@ module host_constants
 
   !> Stability guard: a state temperature outside this range stops the run [K].
   real(r8), parameter, public :: t_guard_min = 150.0_r8, t_guard_max = 350.0_r8
+
+contains
+
+  subroutine set_model_dimensions(ncol, levels)
+    integer, intent(in) :: ncol, levels
+    ncol_global = ncol
+    nlev = levels
+  end subroutine set_model_dimensions
 end module host_constants

@@ -1,6 +1,8 @@
 !> Time-mean history files: <output_dir>/<case>.h0.YYYY-MM-DD-SSSSS.nc, stamped with the
 !! end of the averaging interval. The running sums travel in the restart file so that a
-!! continued run writes the same means.
+!! continued run writes the same means. With the dynamical core the files also hold the winds,
+!! their tendencies, the surface pressure and the product v T, whose zonal mean minus the
+!! product of the zonal means of v and T is the eddy heat flux (stationary plus transient).
 module host_history
   use host_constants, only: r8, nlev
   use host_grid, only: grid_t
@@ -11,29 +13,46 @@ module host_history
   private
   public :: history_init, history_accumulate, history_write
 
-  integer, parameter, public :: nhist_prof = 4, nhist_sfc = 11
-  character(16), parameter, public :: hist_prof_names(nhist_prof) = [character(16) :: &
-    'state_t', 'state_q0001', 'ptend_t', 'ptend_q0001']
-  character(8), parameter :: hist_prof_units(nhist_prof) = [character(8) :: 'K', 'kg/kg', 'K/s', 'kg/kg/s']
-  character(16), parameter, public :: hist_sfc_names(nhist_sfc) = [character(16) :: &
+  character(16), parameter :: base_prof(4) = [character(16) :: 'state_t', 'state_q0001', 'ptend_t', 'ptend_q0001']
+  character(8), parameter :: base_prof_units(4) = [character(8) :: 'K', 'kg/kg', 'K/s', 'kg/kg/s']
+  character(16), parameter :: wind_prof(5) = [character(16) :: 'state_u', 'state_v', 'ptend_u', 'ptend_v', 'state_vt']
+  character(8), parameter :: wind_prof_units(5) = [character(8) :: 'm/s', 'm/s', 'm/s2', 'm/s2', 'K m/s']
+  character(16), parameter :: base_sfc(11) = [character(16) :: &
     'pbuf_SOLIN', 'pbuf_LHFLX', 'pbuf_SHFLX', 'cam_out_NETSW', 'cam_out_FLWDS', 'cam_out_PRECSC', &
     'cam_out_PRECC', 'cam_out_SOLS', 'cam_out_SOLL', 'cam_out_SOLSD', 'cam_out_SOLLD']
-  character(8), parameter :: hist_sfc_units(nhist_sfc) = [character(8) :: 'W/m2', 'W/m2', 'W/m2', &
+  character(8), parameter :: base_sfc_units(11) = [character(8) :: 'W/m2', 'W/m2', 'W/m2', &
     'W/m2', 'W/m2', 'm/s', 'm/s', 'W/m2', 'W/m2', 'W/m2', 'W/m2']
 
-  !> Running sums since the last history write.
+  !> Running sums since the last history write, and the names of the fields they hold.
   type, public :: history_t
-    real(r8), allocatable :: prof(:, :, :)   !< (nlev, ncol, nhist_prof)
-    real(r8), allocatable :: sfc(:, :)       !< (ncol, nhist_sfc)
+    character(16), allocatable :: prof_names(:), sfc_names(:)
+    character(8), allocatable :: prof_units(:), sfc_units(:)
+    logical :: winds = .false.
+    real(r8), allocatable :: prof(:, :, :)   !< (nlev, ncol, size(prof_names))
+    real(r8), allocatable :: sfc(:, :)       !< (ncol, size(sfc_names))
     integer :: nsamples = 0
   end type history_t
 
 contains
 
-  subroutine history_init(hist, ncol)
+  !> winds: the state has prognostic winds and surface pressure (dynamical core).
+  subroutine history_init(hist, ncol, winds)
     type(history_t), intent(out) :: hist
     integer, intent(in) :: ncol
-    allocate (hist%prof(nlev, ncol, nhist_prof), hist%sfc(ncol, nhist_sfc))
+    logical, intent(in) :: winds
+    hist%winds = winds
+    if (winds) then
+      hist%prof_names = [base_prof, wind_prof]
+      hist%prof_units = [base_prof_units, wind_prof_units]
+      hist%sfc_names = [base_sfc, [character(16) :: 'state_ps']]
+      hist%sfc_units = [base_sfc_units, [character(8) :: 'Pa']]
+    else
+      hist%prof_names = base_prof
+      hist%prof_units = base_prof_units
+      hist%sfc_names = base_sfc
+      hist%sfc_units = base_sfc_units
+    end if
+    allocate (hist%prof(nlev, ncol, size(hist%prof_names)), hist%sfc(ncol, size(hist%sfc_names)))
     hist%prof = 0
     hist%sfc = 0
   end subroutine history_init
@@ -59,6 +78,14 @@ contains
     hist%sfc(:, 9) = hist%sfc(:, 9) + cam_out%soll
     hist%sfc(:, 10) = hist%sfc(:, 10) + cam_out%solsd
     hist%sfc(:, 11) = hist%sfc(:, 11) + cam_out%solld
+    if (hist%winds) then
+      hist%prof(:, :, 5) = hist%prof(:, :, 5) + state%u
+      hist%prof(:, :, 6) = hist%prof(:, :, 6) + state%v
+      hist%prof(:, :, 7) = hist%prof(:, :, 7) + ptend%u
+      hist%prof(:, :, 8) = hist%prof(:, :, 8) + ptend%v
+      hist%prof(:, :, 9) = hist%prof(:, :, 9) + state%v*state%t
+      hist%sfc(:, 12) = hist%sfc(:, 12) + state%ps
+    end if
     hist%nsamples = hist%nsamples + 1
   end subroutine history_accumulate
 
@@ -73,12 +100,12 @@ contains
     integer :: n
     call out_open(f, path, root, 'hybridge-host time-mean history')
     call out_int(f, 'nsamples', hist%nsamples)
-    do n = 1, nhist_prof
-      call out_field(f, grid, comm, trim(hist_prof_names(n)), trim(hist_prof_units(n)), &
+    do n = 1, size(hist%prof_names)
+      call out_field(f, grid, comm, trim(hist%prof_names(n)), trim(hist%prof_units(n)), &
                      hist%prof(:, :, n)/hist%nsamples)
     end do
-    do n = 1, nhist_sfc
-      call out_field(f, grid, comm, trim(hist_sfc_names(n)), trim(hist_sfc_units(n)), &
+    do n = 1, size(hist%sfc_names)
+      call out_field(f, grid, comm, trim(hist%sfc_names(n)), trim(hist%sfc_units(n)), &
                      reshape(hist%sfc(:, n)/hist%nsamples, [1, grid%ncol]))
     end do
     call out_close(f)

@@ -2,13 +2,18 @@
 !! Every key has a default; an unknown key, a value of the wrong type or an
 !! out-of-range value stops the run with a message that names the key.
 module host_namelist
+  use, intrinsic :: ieee_arithmetic, only: ieee_is_nan
+  use, intrinsic :: iso_fortran_env, only: int64, real64
   use host_calendar, only: model_date, parse_date
   implicit none (type, external)
   private
   public :: read_namelist, max_ml_variables, ml_output_names
 
   integer, parameter :: max_ml_variables = 16
-  integer, parameter :: path_len = 512
+  ! Lengths of the string keys. The namelist is read into buffers one character longer, so
+  ! that a longer value is refused with the key named instead of being cut silently.
+  integer, parameter :: path_len = 512, option_len = 16, device_len = 32, var_len = 32, case_len = 64, &
+                        date_len = 16
 
   !> Outputs an emulator may own (ClimSim v1 target names).
   character(16), parameter :: ml_output_names(10) = [character(16) :: &
@@ -31,7 +36,7 @@ module host_namelist
     integer :: ml_chunk = 16                        !< columns per engine call, last chunk padded (0: all at once);
                                                     !! a fixed chunk makes results independent of the decomposition
     character(16) :: stop_option = 'ndays'          !< nsteps | ndays
-    integer :: stop_n = 1
+    integer(int64) :: stop_n = 1                    !< run length; 64-bit so no count can wrap
     type(model_date) :: start_date                  !< from 'YYYY-MM-DD'
     integer :: mli_interval_steps = 0               !< .mli/.mlo every N steps (0: none)
     integer :: history_interval_steps = 72          !< time-mean history every N steps (0: none)
@@ -42,6 +47,12 @@ module host_namelist
     character(64) :: case_name = 'E3SM-MMF'         !< prefix of .mli/.mlo file names
     character(path_len) :: climsim_dir = ''         !< grid + normalization files
     integer :: log_interval_steps = 1
+    ! The dynamics (checked against the core in dynamics.f90, which knows its limits).
+    character(16) :: dynamics = 'none'              !< none (large-scale forcing) | spectral
+    character(16) :: truncation = 'T21'             !< spectral truncation, 'T<N>'
+    integer :: nlev = 60                            !< levels: 60 (ClimSim) or fewer (spectral only)
+    real(real64) :: dyn_timestep = 0                !< dynamics time step [s]; 0: as long as the CFL limit allows
+    character(16) :: physics_package = 'moist'      !< moist (conventional physics) | held_suarez (dry forcing)
   end type host_config
 
 contains
@@ -53,18 +64,23 @@ contains
     logical, intent(out) :: ok
     character(:), allocatable, intent(out) :: errmsg
 
-    character(16) :: physics_mode, batching, on_ml_error, nonfinite_policy, stop_option
-    character(32) :: device, ml_variables(max_ml_variables)
-    character(path_len) :: model_path, restart_file, output_dir, climsim_dir
-    character(64) :: case_name
-    character(16) :: start_date
-    integer :: spinup_steps, ramp_steps, num_threads, ml_chunk, stop_n, mli_interval_steps, &
-               history_interval_steps, restart_interval_steps, log_interval_steps
+    character(option_len + 1) :: physics_mode, batching, on_ml_error, nonfinite_policy, stop_option, dynamics, &
+                                 truncation, physics_package
+    character(device_len + 1) :: device
+    character(var_len + 1) :: ml_variables(max_ml_variables)
+    character(path_len + 1) :: model_path, restart_file, output_dir, climsim_dir
+    character(case_len + 1) :: case_name
+    character(date_len + 1) :: start_date
+    integer :: spinup_steps, ramp_steps, num_threads, ml_chunk, mli_interval_steps, &
+               history_interval_steps, restart_interval_steps, log_interval_steps, nlev
+    real(real64) :: dyn_timestep
+    integer(int64) :: stop_n
     logical :: restart_at_end, ml_cuda_graphs
     namelist /hybridge_nl/ physics_mode, model_path, device, batching, ml_cuda_graphs, ml_variables, on_ml_error, &
       nonfinite_policy, spinup_steps, ramp_steps, num_threads, ml_chunk, stop_option, stop_n, start_date, &
       mli_interval_steps, history_interval_steps, restart_interval_steps, restart_at_end, &
-      restart_file, output_dir, case_name, climsim_dir, log_interval_steps
+      restart_file, output_dir, case_name, climsim_dir, log_interval_steps, dynamics, truncation, nlev, &
+      dyn_timestep, physics_package
 
     integer :: unit, ios, i, j, lineno
     character(512) :: iomsg, line
@@ -97,6 +113,11 @@ contains
     case_name = cfg%case_name
     climsim_dir = cfg%climsim_dir
     log_interval_steps = cfg%log_interval_steps
+    dynamics = cfg%dynamics
+    truncation = cfg%truncation
+    nlev = cfg%nlev
+    dyn_timestep = cfg%dyn_timestep
+    physics_package = cfg%physics_package
 
     open (newunit=unit, file=filename, status='old', action='read', iostat=ios, iomsg=iomsg)
     if (ios /= 0) then
@@ -138,19 +159,64 @@ contains
     end if
     close (unit)
 
+    ! No value longer than its key allows (it would otherwise be cut without a word).
+    if (.not. fits('physics_mode', physics_mode, option_len)) return
+    if (.not. fits('batching', batching, option_len)) return
+    if (.not. fits('on_ml_error', on_ml_error, option_len)) return
+    if (.not. fits('nonfinite_policy', nonfinite_policy, option_len)) return
+    if (.not. fits('stop_option', stop_option, option_len)) return
+    if (.not. fits('dynamics', dynamics, option_len)) return
+    if (.not. fits('truncation', truncation, option_len)) return
+    if (.not. fits('physics_package', physics_package, option_len)) return
+    if (.not. fits('device', device, device_len)) return
+    if (.not. fits('model_path', model_path, path_len)) return
+    if (.not. fits('restart_file', restart_file, path_len)) return
+    if (.not. fits('output_dir', output_dir, path_len)) return
+    if (.not. fits('climsim_dir', climsim_dir, path_len)) return
+    if (.not. fits('case_name', case_name, case_len)) return
+    if (.not. fits('start_date', start_date, date_len)) return
+    do i = 1, max_ml_variables
+      if (.not. fits('ml_variables', ml_variables(i), var_len)) return
+    end do
+
     ! Enumerated values.
     if (.not. one_of('physics_mode', physics_mode, [character(16) :: 'conventional', 'ml', 'partial'])) return
     if (.not. one_of('batching', batching, [character(16) :: 'rank', 'node'])) return
     if (.not. one_of('on_ml_error', on_ml_error, [character(16) :: 'abort', 'fallback'])) return
     if (.not. one_of('nonfinite_policy', nonfinite_policy, [character(16) :: 'abort', 'fallback'])) return
     if (.not. one_of('stop_option', stop_option, [character(16) :: 'nsteps', 'ndays'])) return
+    if (.not. one_of('dynamics', dynamics, [character(16) :: 'none', 'spectral'])) return
+    if (.not. one_of('physics_package', physics_package, [character(16) :: 'moist', 'held_suarez'])) return
+    if (trim(physics_package) == 'held_suarez' .and. trim(dynamics) /= 'spectral') then
+      errmsg = "namelist key physics_package = 'held_suarez': needs dynamics = 'spectral' (it forces winds)"
+      return
+    end if
+    if (trim(physics_package) == 'held_suarez' .and. trim(physics_mode) /= 'conventional') then
+      errmsg = "namelist key physics_package = 'held_suarez': the dry forcing has no emulator; "// &
+               "physics_mode must be 'conventional'"
+      return
+    end if
+    if (trim(dynamics) == 'none' .and. nlev /= 60) then
+      write (probe, '(i0)') nlev
+      errmsg = 'namelist key nlev = '//trim(probe)//": dynamics = 'none' runs on the ClimSim grid's 60 levels"
+      return
+    end if
+    if (dyn_timestep < 0 .or. ieee_is_nan(dyn_timestep)) then
+      write (probe, '(g0)') dyn_timestep
+      errmsg = 'namelist key dyn_timestep = '//trim(probe)//' s: must be positive (or 0 for the longest stable step)'
+      return
+    end if
     if (.not. valid_device(device)) then
       errmsg = "namelist key device = '"//trim(device)//"': expected 'cpu', 'cuda', 'cuda:N' or 'auto'"
       return
     end if
 
     ! Integer ranges.
-    if (.not. at_least('stop_n', stop_n, 1)) return
+    if (stop_n < 1) then
+      write (probe, '(i0)') stop_n
+      errmsg = 'namelist key stop_n = '//trim(probe)//' < 1 (out of range)'
+      return
+    end if
     if (.not. at_least('spinup_steps', spinup_steps, 0)) return
     if (.not. at_least('ramp_steps', ramp_steps, 0)) return
     if (.not. at_least('num_threads', num_threads, 1)) return
@@ -190,7 +256,7 @@ contains
         return
       end if
       cfg%n_ml_variables = cfg%n_ml_variables + 1
-      cfg%ml_variables(cfg%n_ml_variables) = ml_variables(i)
+      cfg%ml_variables(cfg%n_ml_variables) = trim(ml_variables(i))
     end do
     select case (trim(physics_mode))
     case ('ml')
@@ -216,28 +282,33 @@ contains
       return
     end if
 
-    cfg%physics_mode = physics_mode
-    cfg%model_path = model_path
-    cfg%device = device
-    cfg%batching = batching
-    cfg%on_ml_error = on_ml_error
-    cfg%nonfinite_policy = nonfinite_policy
+    cfg%physics_mode = trim(physics_mode)
+    cfg%model_path = trim(model_path)
+    cfg%device = trim(device)
+    cfg%batching = trim(batching)
+    cfg%on_ml_error = trim(on_ml_error)
+    cfg%nonfinite_policy = trim(nonfinite_policy)
     cfg%ml_cuda_graphs = ml_cuda_graphs
     cfg%spinup_steps = spinup_steps
     cfg%ramp_steps = ramp_steps
     cfg%num_threads = num_threads
     cfg%ml_chunk = ml_chunk
-    cfg%stop_option = stop_option
+    cfg%stop_option = trim(stop_option)
     cfg%stop_n = stop_n
     cfg%mli_interval_steps = mli_interval_steps
     cfg%history_interval_steps = history_interval_steps
     cfg%restart_interval_steps = restart_interval_steps
     cfg%restart_at_end = restart_at_end
-    cfg%restart_file = restart_file
-    cfg%output_dir = output_dir
-    cfg%case_name = case_name
-    cfg%climsim_dir = climsim_dir
+    cfg%restart_file = trim(restart_file)
+    cfg%output_dir = trim(output_dir)
+    cfg%case_name = trim(case_name)
+    cfg%climsim_dir = trim(climsim_dir)
     cfg%log_interval_steps = log_interval_steps
+    cfg%dynamics = trim(dynamics)
+    cfg%truncation = trim(truncation)
+    cfg%nlev = nlev
+    cfg%dyn_timestep = dyn_timestep
+    cfg%physics_package = trim(physics_package)
     ok = .true.
 
   contains
@@ -259,6 +330,18 @@ contains
         end do
       end if
     end function one_of
+
+    logical function fits(key, value, max_len)
+      character(*), intent(in) :: key, value
+      integer, intent(in) :: max_len
+      character(24) :: buf
+      fits = len_trim(value) <= max_len
+      if (.not. fits) then
+        write (buf, '(i0)') max_len
+        errmsg = 'namelist key '//key//": value '"//value(1:min(40, len(value)))//"...' is longer than "// &
+                 trim(buf)//' characters'
+      end if
+    end function fits
 
     logical function at_least(key, value, lower)
       character(*), intent(in) :: key

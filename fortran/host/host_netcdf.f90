@@ -1,5 +1,6 @@
 !> Thin checked wrappers over netcdf-fortran: every failure names the file and variable.
 module host_netcdf
+  use host_abort, only: abort_run
   use host_constants, only: r8
   use netcdf, only: nf90_get_var, nf90_inq_varid, nf90_inquire_dimension, nf90_inquire_variable, &
     nf90_noerr, nf90_nowrite, nf90_open, nf90_strerror
@@ -14,7 +15,7 @@ contains
     integer, intent(in) :: status
     character(*), intent(in) :: filename, what
     if (status /= nf90_noerr) then
-      error stop "hybridge-host: netCDF file '"//trim(filename)//"': "//what//': '//trim(nf90_strerror(status))
+      call abort_run("netCDF file '"//trim(filename)//"': "//what//': '//trim(nf90_strerror(status)))
     end if
   end subroutine nc_check
 
@@ -36,7 +37,7 @@ contains
     if (ndims >= 1) call nc_check(nf90_inquire_dimension(ncid, dimids(1), len=n), filename, name)
     if (n /= expected .or. size(values) /= expected) then
       write (msg, '("expected length ",i0,", got ",i0)') expected, n
-      error stop "hybridge-host: netCDF file '"//trim(filename)//"': variable '"//name//"': "//trim(msg)
+      call abort_run("netCDF file '"//trim(filename)//"': variable '"//name//"': "//trim(msg))
     end if
     call nc_check(nf90_get_var(ncid, varid, values, count=[expected]), filename, "reading '"//name//"'")
   end subroutine nc_read_1d

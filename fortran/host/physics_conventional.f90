@@ -22,18 +22,22 @@ contains
     type(physics_ptend), intent(inout) :: ptend
     type(cam_out_t), intent(inout) :: cam_out
     real(r8), intent(out) :: rad_col(:)
-    real(r8) :: t(nlev), q(nlev), t_rad(nlev, state%ncol), precip_conv, precip_ls, precip
+    real(r8) :: t(nlev), q(nlev), u(nlev), v(nlev), t_rad(nlev, state%ncol), precip_conv, precip_ls, precip
     integer :: i
 
     call radiation_tend(state, t_rad, cam_out, rad_col)
     do i = 1, state%ncol
       t = state%t(:, i) + dtime*t_rad(:, i)
       q = state%q(:, i)
-      call vertical_diffusion_apply(state, i, t, q)
+      u = state%u(:, i)
+      v = state%v(:, i)
+      call vertical_diffusion_apply(state, i, t, q, u, v)
       call convection_apply(state, i, t, q, precip_conv)
       call condensation_apply(state, i, t, q, precip_ls)
       ptend%t(:, i) = (t - state%t(:, i))/dtime
       ptend%q(:, i) = (q - state%q(:, i))/dtime
+      ptend%u(:, i) = (u - state%u(:, i))/dtime
+      ptend%v(:, i) = (v - state%v(:, i))/dtime
       ! As in E3SM-MMF, where the cloud-resolving model's rain is all reported as PRECC,
       ! cam_out_PRECC is the total surface precipitation; it falls as snow (PRECSC)
       ! when the lowest model level is below freezing.

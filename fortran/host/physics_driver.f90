@@ -5,8 +5,12 @@
 !!   partial       the emulator owns the outputs listed in ml_variables, the
 !!                 conventional package the rest.
 !! The conventional package runs in every mode: it provides the spin-up, the ramp, the
-!! fallback columns and the reference radiation for the energy budget.
+!! fallback columns, the reference radiation for the energy budget and the boundary-layer
+!! drag (ptend_u, ptend_v), which ClimSim v1 emulators do not predict.
+!! physics_package = 'held_suarez' replaces all of it by the dry Held-Suarez forcing.
 module physics_driver
+  use, intrinsic :: iso_fortran_env, only: int64
+  use held_suarez, only: held_suarez_tend
   use host_abort, only: abort_run
   use host_constants, only: r8
   use host_namelist, only: host_config
@@ -37,7 +41,8 @@ contains
   !! n_fallback: columns of this rank that fell back to conventional physics this step.
   subroutine physics_driver_run(cfg, nstep, col_start, state, ptend, cam_out, rad_col, n_fallback)
     type(host_config), intent(in) :: cfg
-    integer, intent(in) :: nstep, col_start
+    integer(int64), intent(in) :: nstep
+    integer, intent(in) :: col_start
     type(physics_state), intent(in) :: state
     type(physics_ptend), intent(inout) :: ptend
     type(cam_out_t), intent(inout) :: cam_out
@@ -50,9 +55,17 @@ contains
     integer :: i, v
 
     n_fallback = 0
+    if (cfg%physics_package == 'held_suarez') then
+      call held_suarez_tend(state, ptend)
+      call zero_cam_out(cam_out)
+      rad_col = 0.0_r8
+      return
+    end if
     call conventional_physics(state, ptend_conv, cam_out_conv, rad_col)
     ptend%t = ptend_conv%t
     ptend%q = ptend_conv%q
+    ptend%u = ptend_conv%u
+    ptend%v = ptend_conv%v
     call copy_cam_out(cam_out_conv, cam_out)
     if (cfg%physics_mode == 'conventional' .or. nstep < cfg%spinup_steps) return
 
@@ -119,6 +132,19 @@ contains
       where (col_ok) x = w*x_ml + (1.0_r8 - w)*x
     end subroutine blend1
   end subroutine physics_driver_run
+
+  !> The dry forcing has no radiation or precipitation.
+  subroutine zero_cam_out(dst)
+    type(cam_out_t), intent(inout) :: dst
+    dst%netsw = 0.0_r8
+    dst%flwds = 0.0_r8
+    dst%precsc = 0.0_r8
+    dst%precc = 0.0_r8
+    dst%sols = 0.0_r8
+    dst%soll = 0.0_r8
+    dst%solsd = 0.0_r8
+    dst%solld = 0.0_r8
+  end subroutine zero_cam_out
 
   subroutine copy_cam_out(src, dst)
     type(cam_out_t), intent(in) :: src

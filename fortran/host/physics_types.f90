@@ -17,6 +17,7 @@ module physics_types
     real(r8), allocatable :: pdel(:, :)          !< layer thickness [Pa]
     real(r8), allocatable :: t(:, :)             !< state_t [K]
     real(r8), allocatable :: q(:, :)             !< state_q0001, specific humidity [kg/kg]
+    real(r8), allocatable :: u(:, :), v(:, :)    !< state_u, state_v: eastward, northward wind [m/s]
     ! Boundary data the surface and radiation models provide before the physics runs.
     real(r8), allocatable :: solin(:)            !< pbuf_SOLIN, insolation at the model top [W/m2]
     real(r8), allocatable :: coszrs(:)           !< cosine of the solar zenith angle
@@ -28,6 +29,7 @@ module physics_types
   type, public :: physics_ptend
     real(r8), allocatable :: t(:, :)             !< ptend_t [K/s]
     real(r8), allocatable :: q(:, :)             !< ptend_q0001 [kg/kg/s]
+    real(r8), allocatable :: u(:, :), v(:, :)    !< ptend_u, ptend_v [m/s2]
   end type physics_ptend
 
   !> Surface fields from the atmosphere (ClimSim cam_out_*).
@@ -50,8 +52,11 @@ contains
     state%ncol = ncol
     allocate (state%lat(ncol), state%lon(ncol), state%ps(ncol), state%pmid(nlev, ncol), &
               state%pint(nlev + 1, ncol), state%pdel(nlev, ncol), state%t(nlev, ncol), &
-              state%q(nlev, ncol), state%solin(ncol), state%coszrs(ncol), state%sst(ncol), &
+              state%q(nlev, ncol), state%u(nlev, ncol), state%v(nlev, ncol), state%solin(ncol), &
+              state%coszrs(ncol), state%sst(ncol), &
               state%lhflx(ncol), state%shflx(ncol))
+    state%u = 0
+    state%v = 0
     state%solin = 0
     state%coszrs = 0
     state%sst = 0
@@ -62,9 +67,11 @@ contains
   subroutine physics_ptend_alloc(ptend, ncol)
     type(physics_ptend), intent(out) :: ptend
     integer, intent(in) :: ncol
-    allocate (ptend%t(nlev, ncol), ptend%q(nlev, ncol))
+    allocate (ptend%t(nlev, ncol), ptend%q(nlev, ncol), ptend%u(nlev, ncol), ptend%v(nlev, ncol))
     ptend%t = 0
     ptend%q = 0
+    ptend%u = 0
+    ptend%v = 0
   end subroutine physics_ptend_alloc
 
   subroutine cam_out_alloc(cam_out, ncol)
@@ -95,6 +102,8 @@ contains
     integer, intent(out) :: nqneg
     state%t = state%t + dtime*ptend%t
     state%q = state%q + dtime*ptend%q
+    state%u = state%u + dtime*ptend%u
+    state%v = state%v + dtime*ptend%v
     nqneg = count(state%q < 0.0_r8)
     where (state%q < 0.0_r8) state%q = 0.0_r8
   end subroutine physics_update

@@ -4,9 +4,13 @@
 !! the boundary layer of Frierson et al. (2006, section 2c) with a fixed depth. Backward
 !! Euler in time (tridiagonal solve), flux form, so column sums are conserved exactly up to
 !! the surface flux, and the heights are held at their start-of-step values (as CAM does).
+!! Momentum diffuses with the same K, its lower boundary the bulk surface stress
+!! rho C |V| v_1 (surface_fluxes), taken implicitly in v_1: this boundary-layer drag gives
+!! ptend_u and ptend_v.
 module vertical_diffusion
   use host_constants, only: r8, nlev, gravit, cpair, rair, latvap, dtime
   use physics_types, only: physics_state
+  use surface_fluxes, only: c_exchange, surface_wind_speed
   implicit none (type, external)
   private
   public :: vertical_diffusion_apply
@@ -16,13 +20,13 @@ module vertical_diffusion
 
 contains
 
-  !> Update t and q of column i in place over one step.
-  subroutine vertical_diffusion_apply(state, i, t, q)
+  !> Update t, q, u and v of column i in place over one step.
+  subroutine vertical_diffusion_apply(state, i, t, q, u, v)
     type(physics_state), intent(in) :: state
     integer, intent(in) :: i
-    real(r8), intent(inout) :: t(nlev), q(nlev)
+    real(r8), intent(inout) :: t(nlev), q(nlev), u(nlev), v(nlev)
     real(r8) :: zmid(nlev), zint(nlev + 1), s(nlev), coef(nlev + 1)
-    real(r8) :: sigma, rho, k_int
+    real(r8) :: sigma, rho, k_int, drag
     integer :: k
 
     ! Heights from the hypsometric equation, surface at z = 0.
@@ -47,12 +51,19 @@ contains
     call implicit_diffuse(s, coef, state%pdel(:, i))
     call implicit_diffuse(q, coef, state%pdel(:, i))
     t = (s - gravit*zmid)/cpair
+    ! Surface stress rho C |V| v_1 on the lowest layer, as dt g rho C |V|/dp per unit v_1.
+    rho = state%pmid(nlev, i)/(rair*state%t(nlev, i))
+    drag = dtime*gravit*rho*c_exchange*surface_wind_speed(state, i)/state%pdel(nlev, i)
+    call implicit_diffuse(u, coef, state%pdel(:, i), drag)
+    call implicit_diffuse(v, coef, state%pdel(:, i), drag)
   end subroutine vertical_diffusion_apply
 
-  !> Solve x_new - x = dt/pdel [coef(k+1)(x_new(k+1)-x_new(k)) - coef(k)(x_new(k)-x_new(k-1))].
-  subroutine implicit_diffuse(x, coef, pdel)
+  !> Solve x_new - x = dt/pdel [coef(k+1)(x_new(k+1)-x_new(k)) - coef(k)(x_new(k)-x_new(k-1))]
+  !! - drag x_new(nlev) (drag only for momentum).
+  subroutine implicit_diffuse(x, coef, pdel, drag)
     real(r8), intent(inout) :: x(nlev)
     real(r8), intent(in) :: coef(nlev + 1), pdel(nlev)
+    real(r8), intent(in), optional :: drag
     real(r8) :: a(nlev), b(nlev), c(nlev), cp(nlev), dp(nlev), den
     integer :: k
     do k = 1, nlev
@@ -60,6 +71,7 @@ contains
       c(k) = -dtime*coef(k + 1)/pdel(k)
       b(k) = 1.0_r8 - a(k) - c(k)
     end do
+    if (present(drag)) b(nlev) = b(nlev) + drag
     cp(1) = c(1)/b(1)
     dp(1) = x(1)/b(1)
     do k = 2, nlev

@@ -92,6 +92,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="hybridge-host executable (default <build>/bin/hybridge-host)",
     )
+    p.add_argument(
+        "--host-dynamics",
+        choices=("none", "spectral"),
+        default="none",
+        help="the host rows' dynamics: none (ClimSim grid, default) or spectral "
+        "(the dynamical core, T21, 60 levels)",
+    )
     p.add_argument("--no-host", action="store_true", help="skip the host-model rows")
     p.add_argument("--workdir", type=Path, default=None, help="scratch folder (default <build>/verify/work)")
     p.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
@@ -180,7 +187,7 @@ def _build_fortran_wrapper(comm, name: str) -> None:
 
 def _host(args, comm, workdir: Path, models: dict, tests) -> list:
     from hybridge import install
-    from hybridge.verify.host_rows import HostSettings, host_rows
+    from hybridge.verify.host_rows import DYNAMICS, HostSettings, host_rows
 
     try:
         exe = (args.host_exe or install.host_executable()).resolve()
@@ -197,6 +204,7 @@ def _host(args, comm, workdir: Path, models: dict, tests) -> list:
         ranks=args.host_ranks,
         threads=args.threads,
         drop_restart_state=args.mutate == "drop_state",
+        dynamics=DYNAMICS[args.host_dynamics],
     )
     return host_rows(comm, s, tests)
 

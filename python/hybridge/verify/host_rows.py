@@ -13,7 +13,7 @@ import os
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import netCDF4
@@ -23,7 +23,13 @@ from hybridge.verify.api_rows import block_counts, quiet_wait
 from hybridge.verify.compare import Difference, compare
 from hybridge.verify.matrix import Row
 
-NCOL_GLOBAL = 384  # columns of the ClimSim grid the host runs on
+# The host's dynamics for the rows: "none" runs on the ClimSim grid (384 columns); "spectral"
+# on the spectral core's T21 Gaussian grid (2048 columns, rows of 64 split over the ranks) with
+# the 60 ClimSim levels the rows' v1 emulator needs.
+DYNAMICS = {
+    "none": {},
+    "spectral": {"dynamics": "spectral", "truncation": "T21", "nlev": 60},
+}
 
 
 @dataclass
@@ -37,6 +43,7 @@ class HostSettings:
     threads: tuple[int, int] = (1, 2)
     timeout_s: float = 300.0
     drop_restart_state: bool = False  # mutation: ERS continues from a restart without ml_state
+    dynamics: dict = field(default_factory=dict)  # namelist keys of the host's dynamics (DYNAMICS)
 
 
 def _env() -> dict:
@@ -79,6 +86,7 @@ def run_host(s: HostSettings, name: str, nranks: int, continue_run: bool = False
         "log_interval_steps": s.steps,
         "output_dir": "out",
     }
+    base.update(s.dynamics)
     base.update(keys)
     _namelist(run_dir / "atm_in", base)
     cmd = ["mpirun", "-n", str(nranks), "--oversubscribe", str(s.exe), "atm_in"]
@@ -118,13 +126,28 @@ def without_ml_state(restart: Path) -> Path:
     return out
 
 
+def _rank_columns(out: Path, nranks: int) -> list[int]:
+    """Columns per rank as the host splits its grid (for naming the rank of a difference):
+    contiguous blocks of columns on the ClimSim grid, of whole latitude rows on the spectral
+    core's Gaussian grid (its grid file's columns share a latitude row by row)."""
+    grid = sorted(out.glob("*.grid-info.nc"))
+    if not grid:
+        return block_counts(384, nranks)
+    with netCDF4.Dataset(grid[0]) as g:
+        lat = np.asarray(g["lat"][:])
+    if lat.size == 384:
+        return block_counts(lat.size, nranks)
+    nlon = int(np.argmax(lat != lat[0])) or lat.size
+    return [c * nlon for c in block_counts(lat.size // nlon, nranks)]
+
+
 def compare_runs(reference: Path, candidate: Path, candidate_ranks: int, label: str = "") -> list[Difference]:
     """Every netCDF file of the reference run against the same file of the candidate
     (``label`` names the candidate in the report, e.g. "3 ranks")."""
     files = sorted(p.relative_to(reference) for p in reference.rglob("*.nc"))
     if not files:
         raise RuntimeError(f"{reference}: the host wrote no netCDF files to compare")
-    counts = block_counts(NCOL_GLOBAL, candidate_ranks)
+    counts = _rank_columns(reference, candidate_ranks)
     out = []
     for f in files:
         if not (candidate / f).exists():
