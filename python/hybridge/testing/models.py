@@ -159,7 +159,7 @@ def make_mlp_v1(
             "weights": "random",
         },
     )
-    return _write(module, manifest, path, format)
+    return write_model(module, manifest, path, format)
 
 
 class _MultiIO(torch.nn.Module):
@@ -212,7 +212,7 @@ def make_multi_io(path, seed: int = 0, format: str = "torchscript") -> Manifest:
         ],
         provenance={"made_by": "hybridge.testing.models.make_multi_io", "seed": seed},
     )
-    return _write(module, manifest, path, format)
+    return write_model(module, manifest, path, format)
 
 
 RECURRENT_NIN, RECURRENT_NOUT, RECURRENT_LAYERS, RECURRENT_HIDDEN = 8, 4, 2, 16
@@ -242,7 +242,7 @@ def make_recurrent(path, seed: int = 0, format: str = "torchscript") -> Manifest
         states=[TensorSpec("h", [RECURRENT_LAYERS, RECURRENT_HIDDEN], batch_axis=1)],
         provenance={"made_by": "hybridge.testing.models.make_recurrent", "seed": seed},
     )
-    return _write(module, manifest, path, format)
+    return write_model(module, manifest, path, format)
 
 
 class _Float64MLP(torch.nn.Module):
@@ -264,7 +264,7 @@ def make_float64(path, seed: int = 0, format: str = "torchscript") -> Manifest:
         outputs=[TensorSpec("y", [8], dtype="float64")],
         provenance={"made_by": "hybridge.testing.models.make_float64", "seed": seed},
     )
-    return _write(module, manifest, path, format)
+    return write_model(module, manifest, path, format)
 
 
 def make_no_manifest(path, seed: int = 0, format: str = "torchscript") -> Manifest:
@@ -378,11 +378,12 @@ def make_inplace(path) -> Manifest:
 
 def _save_fixture(module: torch.nn.Module, path, name: str, **tensors) -> Manifest:
     manifest = Manifest(name=name, provenance={"made_by": f"hybridge.testing.models ({name})"}, **tensors)
-    return _write(module.eval(), manifest, path, "torchscript")
+    return write_model(module.eval(), manifest, path, "torchscript")
 
 
-def _write(module: torch.nn.Module, manifest: Manifest, path, format: str) -> Manifest:
-    """``module`` with ``manifest`` at ``path``: scripted TorchScript, or a ``.pt2`` package."""
+def write_model(module: torch.nn.Module, manifest: Manifest, path, format: str = "torchscript") -> Manifest:
+    """Eager ``module`` with ``manifest`` at ``path``: scripted TorchScript, or a ``.pt2``
+    package (``format="pt2"``)."""
     if format == "pt2":
         from hybridge.export.checks import probe_inputs
         from hybridge.export.prepare import Prepared
