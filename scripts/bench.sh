@@ -61,3 +61,7 @@ done
 "$python" "$repo/bench/bench_batching.py" --out "$out/bench_batching.md"
 HYBRIDGE_BUILD=$build "$python" "$repo/bench/bench_host.py" "$out/host"
 "$python" -m hybridge.data.bench | tee "$out/bench_data.md"
+
+# Issue 13: the same models as TorchScript and as .pt2 packages (v1 MLP, U-Net), time per
+# call through the C ABI at 1/16/384/4096 columns on 1 and 2 threads, called alternately.
+HYBRIDGE_BUILD=$build "$python" "$repo/bench/bench_formats.py" --out "$out/bench_formats.md"

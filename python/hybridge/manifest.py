@@ -178,7 +178,13 @@ class Manifest:
 
     def to_json(self) -> str:
         """The manifest as JSON text (the ``hybridge_manifest.json`` a model file carries)."""
-        return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True)
+        try:
+            return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True, allow_nan=False)
+        except ValueError:  # NaN or infinity: Python would write them, JSON parsers refuse them
+            raise ManifestError(
+                f"manifest of '{self.name}' holds a NaN or infinite number (physics or provenance); "
+                "JSON cannot carry it"
+            ) from None
 
     @classmethod
     def from_json(cls, text: str) -> Manifest:

@@ -48,6 +48,17 @@ def _checkpoint(name, path):
     return path
 
 
+def _engine(path):
+    """The package loaded by the engine through the C ABI, or None when it is not built."""
+    from hybridge import core
+
+    try:
+        core.library_path()
+    except FileNotFoundError:
+        return None
+    return core.Model(path, options={"threads": torch.get_num_threads()})
+
+
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_every_family_exports_as_pt2(name, tmp_path):
     """Normalization and physics inside, any number of columns (1 included), within the
@@ -60,6 +71,7 @@ def test_every_family_exports_as_pt2(name, tmp_path):
     assert "eager model" in m.provenance["export_check"]
     eager, _, _, _ = emulator_from_checkpoint(load_checkpoint(ckpt), ckpt)
     package = load_model(path)
+    engine = _engine(path)
     norm = climsim_normalization(V1)
     mean, spread = torch.from_numpy(norm.x_mean).float(), torch.from_numpy(norm.x_range).float()
     g = torch.Generator().manual_seed(1)
@@ -71,6 +83,9 @@ def test_every_family_exports_as_pt2(name, tmp_path):
         agreement = Agreement()
         _agree(agreement, TensorSpec("y", [V1.n_out]), want, got, f"{ncol} columns", _in_float64(eager, [x]))
         assert not agreement.failure, f"{name}: {agreement.failure}"
+        if engine is not None:  # the engine runs the package as Python does, bit for bit
+            engine_y = engine.run({"x": x.double().numpy()})["y"]
+            assert engine_y.tobytes() == got.double().numpy().tobytes(), f"{name}, {ncol} columns, engine"
 
 
 def test_cli_export_pt2_and_inspect(trained, tmp_path, capsys):

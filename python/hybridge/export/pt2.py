@@ -2,13 +2,16 @@
 
 ``torch.export.export`` traces the eager module with one dynamic dimension, ``ncol`` (at
 least 1 column), on the column axis of every batched input and state; unbatched inputs keep
-their shapes. torch specializes sizes 0 and 1 by default (compiled code would then refuse a
-batch of one column: "expected it to be >= 2"); export and compilation run with
-``backed_size_oblivious``, so that the compiled code holds for any ``ncol >= 1``, and the
-check below runs a batch of one. ``torch._inductor.aoti_compile_and_package`` compiles the
-program for this machine's CPU (inductor's ``-march=native``) into a package; packages
-compiled before are reused through :mod:`hybridge.export.pt2_cache` when
-``HYBRIDGE_PT2_CACHE`` is set.
+their shapes. torch specializes sizes 0 and 1 by default; export and compilation run with
+``backed_size_oblivious``, so that the program holds for any ``ncol >= 1``. Inductor may
+still give the compiled input check a lower bound of 2 columns (it does for the U-Net's
+convolutions), which would refuse a batch of one that the code computes correctly: the
+package is compiled with ``aot_inductor.check_lowerbound`` off (the check of every other
+shape, stride, dtype and device stays), and the check below runs a batch of one, with the
+compiled input checks on as in the engine (``AOTI_RUNTIME_CHECK_INPUTS=1``).
+``torch._inductor.aoti_compile_and_package`` compiles the program for this machine's CPU
+(inductor's ``-march=native``) into a package; packages compiled before are reused through
+:mod:`hybridge.export.pt2_cache` when ``HYBRIDGE_PT2_CACHE`` is set.
 
 What the package carries besides the compiled model:
 
@@ -172,7 +175,7 @@ def package_metadata(ep: torch.export.ExportedProgram) -> dict[str, str]:
 def compile_package(ep: torch.export.ExportedProgram, package: Path) -> bool:
     """Compile ``ep`` into a package at ``package`` (a path ending in .pt2) without a
     manifest; returns whether it came from the cache."""
-    configs = {"aot_inductor.metadata": package_metadata(ep)}
+    configs = {"aot_inductor.metadata": package_metadata(ep), "aot_inductor.check_lowerbound": False}
 
     def compile_into(path: Path) -> None:
         try:
@@ -303,6 +306,9 @@ def check_package(package: Path, prepared: Prepared) -> Agreement:
     """The package against the eager module on the probe batch and on its first column alone."""
     m = prepared.manifest
     specs = m.inputs + m.states
+    # what the engine does (aoti_backend.cpp): the compiled model checks its inputs; a
+    # caller's own setting wins
+    os.environ.setdefault("AOTI_RUNTIME_CHECK_INPUTS", "1")
     with _quiet():
         compiled = torch._inductor.aoti_load_package(str(package))
     agreement = Agreement()
