@@ -157,6 +157,7 @@ def test_check_reports_ulps_within_tolerance():
     _agree(a, _spec(), eager, package, "2 columns")
     assert a.failure == "" and a.max_ulps == 2
     assert "'y' y[0], column 1 of 2 columns" in a.where and "max 2 ulps" in a.text()
+    assert 0 < a.used < 0.01 and "% of the difference rounding allows" in a.text()
     same = Agreement()
     _agree(same, _spec(), eager, eager.clone(), "2 columns")
     assert same.text() == "bit for bit equal to the eager model"

@@ -214,16 +214,23 @@ def _host_layout(t: torch.Tensor, spec: TensorSpec) -> np.ndarray:
 
 @dataclasses.dataclass
 class Agreement:
-    """How far the package's results are from the eager module's."""
+    """How far the package's results are from the eager module's: in ulps of the model's
+    precision (which explode for values near zero, where an ulp is tiny), and as the largest
+    share of the allowed difference that a value used (see the module docstring)."""
 
     max_ulps: int = 0
-    where: str = ""  # the value with the largest difference, e.g. "y ptend_t[3], 384 columns"
-    failure: str = ""  # a value beyond the tolerance, or NaN against a number
+    where: str = ""  # the value with the most ulps, e.g. "'y' ptend_t[3], column 7 of 384 columns"
+    used: float = 0.0  # largest |package - exact| / allowed difference; refused above 1
+    failure: str = ""  # a value beyond rounding, or NaN against a number
 
     def text(self) -> str:
+        """One line for the manifest's provenance and the export command's output."""
         if self.max_ulps == 0:
             return "bit for bit equal to the eager model"
-        return f"max {self.max_ulps} ulps from the eager model (at {self.where}), within tolerance"
+        return (
+            f"max {self.max_ulps} ulps from the eager model (at {self.where}); "
+            f"at most {100 * self.used:.2g}% of the difference rounding allows"
+        )
 
 
 @dataclasses.dataclass
@@ -290,6 +297,10 @@ def _agree(
     if u.size and int(u.max()) > agreement.max_ulps:
         agreement.max_ulps = int(u.max())
         agreement.where = at(int(np.argmax(u)))
+    allowed = np.broadcast_to(bound, x.shape)
+    used = np.divide(np.abs(b - x), allowed, out=np.zeros(x.shape), where=allowed > 0)
+    if used.size:
+        agreement.used = max(agreement.used, float(used.max()))
 
 
 def _in_float64(module: torch.nn.Module, args: list[torch.Tensor]):
