@@ -9,6 +9,9 @@ export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
 export OMPI_MCA_rmaps_base_oversubscribe := 1
 export HYBRIDGE_BUILD := $(CURDIR)/$(BUILD)
 export HYBRIDGE_PREFIX := $(PREFIX)
+# AOTInductor packages (.pt2) the tests and benchmarks compile, kept per model and torch
+# version (hybridge.export.pt2_cache): each is compiled once, not on every run.
+export HYBRIDGE_PT2_CACHE ?= $(CURDIR)/$(BUILD)/pt2_cache
 # One build, the same one `pip install .` does (scikit-build-core, pyproject.toml), kept in
 # ./build with the tests and benchmarks on; the package is installed editable in .venv.
 export SKBUILD_BUILD_DIR := $(CURDIR)/$(BUILD)

@@ -71,3 +71,7 @@ if [ "${HYBRIDGE_BENCH_DYNAMICS:-1}" != 0 ]; then
   "$python" "$repo/bench/hybrid_year.py" "$out/hybrid_year" --days "${HYBRIDGE_BENCH_HYBRID_DAYS:-365}" \
     --ranks "$(nproc)"
 fi
+
+# Issue 13: the same models as TorchScript and as .pt2 packages (v1 MLP, U-Net), time per
+# call through the C ABI at 1/16/384/4096 columns on 1 and 2 threads, called alternately.
+HYBRIDGE_BUILD=$build "$python" "$repo/bench/bench_formats.py" --out "$out/bench_formats.md"

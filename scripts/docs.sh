@@ -12,7 +12,7 @@ build=${HYBRIDGE_BUILD:-$PWD/build}
 export PATH="$venv/bin:$PATH"
 out=$PWD/docs/_build
 # The Python modules a user imports; the rest are the CLI's and the tests' internals.
-PUBLIC_PYTHON=(hybridge hybridge.core hybridge.manifest hybridge.install hybridge.export)
+PUBLIC_PYTHON=(hybridge hybridge.core hybridge.manifest hybridge.model_file hybridge.install hybridge.export)
 
 rm -rf "$out"
 mkdir -p "$out/c" "$build/docs/fortran"

@@ -1,7 +1,4 @@
 // TorchScript models: torch::jit::load, eval mode, forward under InferenceMode.
-#include <filesystem>
-#include <fstream>
-
 #include <torch/script.h>
 
 #include "backend.hpp"
@@ -70,14 +67,7 @@ class TorchScriptBackend : public ModelBackend {
 
 }  // namespace
 
-std::unique_ptr<ModelBackend> open_model(const std::string &path) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (!fs::exists(path, ec)) throw Error(HYB_ERR_FILE, "model file not found: " + path);
-  if (!fs::is_regular_file(path, ec)) throw Error(HYB_ERR_FILE, "model path is not a file: " + path);
-  if (!std::ifstream(path, std::ios::binary).good())
-    throw Error(HYB_ERR_FILE, "model file cannot be read (permissions?): " + path);
-
+std::unique_ptr<ModelBackend> open_torchscript(const std::string &path) {
   torch::jit::ExtraFilesMap extra{{kManifestFile, ""}};
   torch::jit::Module module;
   try {

@@ -35,7 +35,7 @@ enum hyb_status_code {
   HYB_OK = 0,            /**< success */
   HYB_ERR_ARGUMENT = 1,  /**< null pointer, bad option key or value, bad enum value */
   HYB_ERR_FILE = 2,      /**< missing or unreadable file */
-  HYB_ERR_LOAD = 3,      /**< file is not a loadable model (not TorchScript, truncated) */
+  HYB_ERR_LOAD = 3,      /**< not a loadable model (not TorchScript or .pt2, truncated, other CPU/torch) */
   HYB_ERR_MANIFEST = 4,  /**< manifest missing, invalid, or not matching the declarations */
   HYB_ERR_SHAPE = 5,     /**< array shape does not match the tensor */
   HYB_ERR_DTYPE = 6,     /**< unsupported or mismatching dtype */

@@ -22,7 +22,7 @@ module host_namelist
 
   type, public :: host_config
     character(16) :: physics_mode = 'conventional'  !< conventional | ml | partial
-    character(path_len) :: model_path = ''          !< TorchScript model with a hybridge manifest
+    character(path_len) :: model_path = ''          !< model file with a hybridge manifest (TorchScript or .pt2)
     character(32) :: device = 'cpu'                 !< cpu | cuda | cuda:N | auto
     character(16) :: batching = 'rank'              !< rank | node
     logical :: ml_cuda_graphs = .false.             !< replay the emulator as a CUDA graph (GPU devices)

@@ -1,10 +1,12 @@
 """``hybridge inspect model.pt``: print the manifest, load the model, run one dry batch.
 
+The model file is TorchScript or an AOTInductor package (``.pt2``), told from its content.
+
 Exits non-zero with one clear line when anything is off: no or invalid manifest,
 checksum mismatch (manifest moved onto other weights), a forward that fails, outputs or
 states whose shape or dtype differ from the manifest, or non-finite outputs. Any grid and
 any number of levels: the dry inputs are the model's own training means when it carries
-them (a ``hybridge export`` of a checkpoint), ClimSim's mean for a ClimSim variable of
+them (a TorchScript ``hybridge export`` of a checkpoint), ClimSim's mean for a ClimSim variable of
 ClimSim's size, zeros otherwise; recurrent states start at zero, as in the engine.
 ``--json`` prints exactly the manifest JSON on standard output (the check's line goes to
 standard error), so that the output can be piped into a JSON reader.
@@ -22,6 +24,7 @@ import torch
 from .data.climsim import input_stat
 from .export.checks import DTYPES, run_checked, with_columns
 from .manifest import Manifest, ManifestError, model_checksum, read_manifest
+from .model_file import load_model
 
 
 def dry_inputs(module, manifest: Manifest, ncol: int) -> tuple[list[torch.Tensor], str]:
@@ -48,7 +51,7 @@ def check_model(path, ncol: int = 8) -> tuple[Manifest, list[torch.Tensor], str]
     if ncol < 1:
         raise ValueError(f"--ncol must be at least 1, got {ncol}")
     manifest = read_manifest(path)
-    module = torch.jit.load(str(path), map_location="cpu")
+    module = load_model(path)
     found = model_checksum(path)
     if found != manifest.checksum:
         raise ManifestError(

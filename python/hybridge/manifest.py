@@ -1,8 +1,10 @@
 """The hybridge model manifest: what a model file promises to the engine.
 
-A hybridge model is one TorchScript file with this JSON manifest stored as the extra
-file ``hybridge_manifest.json`` (``torch.jit.save(..., _extra_files=...)``). The C++ engine
-reads it at load and refuses a model that does not match what the host declares.
+A hybridge model is one file with this JSON manifest inside: a TorchScript archive
+carries it as the extra file ``hybridge_manifest.json`` (``torch.jit.save(...,
+_extra_files=...)``), an AOTInductor package (``.pt2``) as its extra file
+``extra/hybridge_manifest.json`` (:mod:`hybridge.export.pt2`). The C++ engine reads it at
+load and refuses a model that does not match what the host declares.
 
 Calling convention of a hybridge model::
 
@@ -199,7 +201,13 @@ class Manifest:
 
     def to_json(self) -> str:
         """The manifest as JSON text (the ``hybridge_manifest.json`` a model file carries)."""
-        return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True)
+        try:
+            return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True, allow_nan=False)
+        except ValueError:  # NaN or infinity: Python would write them, JSON parsers refuse them
+            raise ManifestError(
+                f"manifest of '{self.name}' holds a NaN or infinite number (physics or provenance); "
+                "JSON cannot carry it"
+            ) from None
 
     @classmethod
     def from_json(cls, text: str) -> Manifest:
@@ -293,18 +301,26 @@ def _temp_path(folder: str) -> str:
 
 
 def read_manifest(path: str | os.PathLike) -> Manifest:
-    """Read and validate the manifest of a model file without keeping the model."""
-    extra = {EXTRA_FILE: ""}
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"model file not found: {path}")
-    try:
-        torch.jit.load(os.fspath(path), map_location="cpu", _extra_files=extra)
-    except RuntimeError as e:
-        first = next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)
-        raise ManifestError(f"{path}: not a TorchScript model file ({first})") from None
-    if not extra[EXTRA_FILE]:
+    """Read and validate the manifest of a model file (TorchScript or a ``.pt2`` package,
+    told from its content) without keeping the model."""
+    from .model_file import PT2, archive_format, open_archive
+
+    reader = open_archive(path)
+    if archive_format(reader) == PT2:
+        # a package keeps it as the extra file extra/hybridge_manifest.json
+        record = "extra/" + EXTRA_FILE
+        text = reader.get_record(record).decode() if reader.has_record(record) else ""
+    else:
+        extra = {EXTRA_FILE: ""}
+        try:
+            torch.jit.load(os.fspath(path), map_location="cpu", _extra_files=extra)
+        except RuntimeError as e:
+            first = next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)
+            raise ManifestError(f"{path}: not a TorchScript model file ({first})") from None
+        text = extra[EXTRA_FILE]
+    if not text:
         raise ManifestError(f"{path}: no {EXTRA_FILE} in the model file")
-    return Manifest.from_json(extra[EXTRA_FILE])
+    return Manifest.from_json(text)
 
 
 def validate_manifest(manifest: Manifest | dict | str) -> Manifest:

@@ -1,15 +1,19 @@
-"""The CI-sized matrix through ``hybridge verify``: every row passes on CPU here."""
+"""The CI-sized matrix through ``hybridge verify``: every row passes on CPU here, with
+TorchScript models and with AOTInductor packages (``--format pt2``, which adds the FORMATS
+rows: TorchScript vs pt2 of the same weights, measured)."""
 
 import json
 import subprocess
 import sys
 
+import pytest
 from harness_run import HOST, mpi_env, rows_by_test
 
 MEASURED = ("MEASURED", "MEASURED(equal)")
 
 
-def test_ci_matrix_passes(built, tmp_path):
+@pytest.mark.parametrize("fmt", ["torchscript", "pt2"])
+def test_ci_matrix_passes(built, tmp_path, fmt):
     report = tmp_path / "report.json"
     cmd = [
         sys.executable,
@@ -22,12 +26,16 @@ def test_ci_matrix_passes(built, tmp_path):
         str(tmp_path),
         "--json",
         str(report),
+        "--format",
+        fmt,
     ]
     if not HOST.exists():
         cmd.append("--no-host")
-    proc = subprocess.run(cmd, env=mpi_env(), capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(cmd, env=mpi_env(), capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    rows = rows_by_test(json.loads(report.read_text()))
+    data = json.loads(report.read_text())
+    assert data["format"] == fmt
+    rows = rows_by_test(data)
     expected = [
         f"PYREF {m} {layer}"
         for m in ("mlp_v1", "multi_io", "recurrent")
@@ -48,6 +56,12 @@ def test_ci_matrix_passes(built, tmp_path):
     assert rows["PEM mlp_v1 chunk=16"]["ranks"] == "1,2,3,4"
     for test in ("PEM mlp_v1 no chunk", "PET mlp_v1 no chunk"):
         assert rows[test]["verdict"] in MEASURED, rows[test]
+    formats = [f"FORMATS {m} torchscript vs pt2" for m in ("mlp_v1", "multi_io", "recurrent")]
+    if fmt == "pt2":
+        for test in formats:
+            assert rows[test]["verdict"] in MEASURED, rows[test]
+    else:
+        assert not set(formats) & set(rows)
     # The table on stdout: one line per row with its verdict.
     for test, row in rows.items():
         assert any(line.startswith(test) and row["verdict"] in line for line in proc.stdout.splitlines())

@@ -191,7 +191,7 @@ CASES = [
     ("export-into-missing-folder", "export {ckpt} -o {tmp}/no/such/m.pt", 1, "does not exist"),
     ("export-not-a-checkpoint", "export {tmp}/lr.yaml -o {tmp}/m.pt", 1, "not a readable checkpoint"),
     ("inspect-missing", "inspect {tmp}/none.pt", 1, "model file not found"),
-    ("inspect-not-a-model", "inspect {tmp}/lr.yaml", 1, "not a TorchScript model file"),
+    ("inspect-not-a-model", "inspect {tmp}/lr.yaml", 1, "neither TorchScript nor a .pt2 package"),
     ("inspect-ncol-0", "inspect {model} --ncol 0", 1, "--ncol must be at least 1, got 0"),
     ("evaluate-stride-0", "evaluate {model} {data} --stride 0", 1, "--stride must be at least 1, got 0"),
     ("evaluate-bad-date", "evaluate {model} {data} --from 2001-13-01", 1, "month 13 does not exist"),

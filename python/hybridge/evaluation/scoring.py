@@ -21,6 +21,7 @@ from ..data.calendar import parse_date
 from ..data.files import check_pair
 from ..data.grid import ColumnGrid, grid_for
 from ..manifest import Manifest, ManifestError, read_manifest
+from ..model_file import load_model
 from ..progress import Pass, log
 from ..skill import SkillSums, per_variable
 
@@ -156,7 +157,7 @@ def evaluate(
     chosen = chosen[::stride]
     ncol = check_pair(chosen[0], varset)
     grid = grid_for(ncol, grid_file)
-    nets = [torch.jit.load(str(p), map_location="cpu").eval() for p in models]
+    nets = [load_model(p) for p in models]  # TorchScript or .pt2, from the content
     sums = SkillSums(ncol, varset.n_out)
     scalars = {n: o for n, (o, s) in varset.offsets("out").items() if s == 1}
     per_step = max(1, SCATTER_POINTS // len(chosen))

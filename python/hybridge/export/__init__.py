@@ -1,4 +1,5 @@
-"""Export a model as a file the hybridge engine loads: TorchScript with an embedded manifest.
+"""Export a model as a file the hybridge engine loads, with an embedded manifest: TorchScript
+(``format="torchscript"``, the default) or an AOTInductor package (``format="pt2"``).
 
 Two entry points, both also at the top of the package (``import hybridge``):
 
@@ -11,7 +12,8 @@ Two entry points, both also at the top of the package (``import hybridge``):
 Export is two steps, so that another file format can be added beside TorchScript: a
 ``from_*`` function of :mod:`hybridge.export.prepare` makes the eager module, its manifest
 and a probe batch (:class:`~hybridge.export.prepare.Prepared`); a writer in :data:`FORMATS`
-turns that into a file (:func:`hybridge.export.torchscript.write_torchscript`).
+turns that into a file (:func:`hybridge.export.torchscript.write_torchscript`,
+:func:`hybridge.export.pt2.write_pt2`).
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ from ..checkpoint import CheckpointError
 from ..manifest import Manifest
 from .emulator import NO_PHYSICS, Emulator, emulator_from_checkpoint
 from .prepare import Prepared, from_checkpoint, from_module
+from .pt2 import write_pt2
 from .torchscript import ExportError, write_torchscript
 
 #: file format -> writer(prepared, path) -> Manifest
-FORMATS = {"torchscript": write_torchscript}
+FORMATS = {"torchscript": write_torchscript, "pt2": write_pt2}
 
 
 def _writer(fmt: str):
@@ -69,9 +72,13 @@ def export_model(
     Each is a :class:`~hybridge.manifest.TensorSpec` or a dict of
     :func:`~hybridge.manifest.tensor_spec` arguments, e.g.
     ``{"name": "h", "shape": [2, 64], "batch_axis": 1}``. The module must compute in the
-    units its declarations state (normalization inside). The file is written only when the
-    scripted module equals the eager one bit for bit on ``example_inputs`` (or seeded
-    random inputs) and every output has its declared shape and dtype."""
+    units its declarations state (normalization inside). ``format`` is ``"torchscript"`` or
+    ``"pt2"`` (an AOTInductor package for this machine's CPU, :mod:`hybridge.export.pt2`).
+    The file is written only when every output has its declared shape and dtype and the
+    written model reproduces the eager one on ``example_inputs`` (or seeded random inputs):
+    a scripted module bit for bit, a package within the tolerance of
+    :data:`hybridge.export.pt2.RTOL` (the largest difference, in ulps, goes into the
+    manifest's provenance as ``export_check``)."""
     target = _target(path)
     prepared = from_module(
         module,
@@ -96,7 +103,7 @@ def export_checkpoint(
 ) -> Manifest:
     """Write a training checkpoint's emulator (physical units, normalization and physics
     inside); ``physics`` overrides its physics options, ``no_physics`` writes the bare
-    network. Returns the manifest written."""
+    network; ``format`` as for :func:`export_model`. Returns the manifest written."""
     target = _target(path)
     return _writer(format)(from_checkpoint(checkpoint, physics, no_physics, probe_columns), target)
 
@@ -113,5 +120,6 @@ __all__ = [
     "export_model",
     "from_checkpoint",
     "from_module",
+    "write_pt2",
     "write_torchscript",
 ]

@@ -1,4 +1,5 @@
-"""``hybridge export CHECKPOINT -o MODEL``: a training checkpoint as a TorchScript model file."""
+"""``hybridge export CHECKPOINT -o MODEL [--format pt2]``: a training checkpoint as a model
+file, TorchScript or an AOTInductor package (.pt2) compiled for this machine."""
 
 from __future__ import annotations
 
@@ -30,7 +31,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=[],
         help="module or .py file registering the model (when the checkpoint's plugins moved)",
     )
-    p.add_argument("--format", default="torchscript", choices=sorted(FORMATS), help="model file format")
+    p.add_argument(
+        "--format",
+        default="torchscript",
+        choices=sorted(FORMATS),
+        help="model file format: torchscript, or pt2 (an AOTInductor package for this machine's CPU)",
+    )
 
 
 def _overrides(items: list[str]) -> dict:
@@ -62,4 +68,6 @@ def run(args) -> int:
         print(f"physics: {note}")
     dims = lambda specs: ", ".join(f"{s.name}{s.shape}" for s in specs)  # noqa: E731
     print(f"wrote {args.out}: {m.name}, {dims(m.inputs)} -> {dims(m.outputs)}, {m.checksum}")
+    if "export_check" in m.provenance:
+        print(f"export check: {m.provenance['export_check']}")
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import math
 import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -118,6 +119,10 @@ def from_module(
     return Prepared(module, manifest, probe)
 
 
+def _finite_or_none(value) -> float | None:
+    return float(value) if value is not None and math.isfinite(float(value)) else None
+
+
 def _layout(entries, varset: VariableSet):
     return layout_from_sizes((n, s, varset.units(n)) for n, s in entries)
 
@@ -140,7 +145,8 @@ def from_checkpoint(
         "plugins": ckpt.get("plugins", []),
         "normalization": ckpt.get("normalization_source", ""),
         "epoch": int(ckpt.get("epoch", 0)),
-        "val_r2": float(ckpt.get("val_r2", float("nan"))),
+        # null when the checkpoint has none or a NaN one (NaN is not JSON: the engine refuses it)
+        "val_r2": _finite_or_none(ckpt.get("val_r2")),
         "split": ckpt.get("split", {}),
         "grid": (ckpt.get("grid") or {}).get("source", ""),
         "physics_notes": notes,

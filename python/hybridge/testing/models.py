@@ -1,16 +1,22 @@
 """Fixture models for the hybridge tests, made at test time, and their Python reference.
 
-Each ``make_*`` function scripts a small model, saves it with
-:func:`hybridge.manifest.save_model` (except :func:`make_no_manifest`) and returns the
-:class:`~hybridge.manifest.Manifest` that describes it (for the no-manifest model: the
-declarations a host must make). :func:`reference` computes outputs exactly the way the
-engine must: ``torch.jit.load``, host float64 cast to the model dtype, column axis moved
-to ``batch_axis``, forward, results moved back and cast to float64.
+Each ``make_*`` function builds a small model from a seed and writes it in either format
+(``format="torchscript"``, the default: scripted and saved with
+:func:`hybridge.manifest.save_model`; ``format="pt2"``: an AOTInductor package through
+:func:`hybridge.export.pt2.write_pt2`, compiled once per model and torch when
+``HYBRIDGE_PT2_CACHE`` is set), with its manifest (except :func:`make_no_manifest`), and
+returns the :class:`~hybridge.manifest.Manifest` that describes it (for the no-manifest
+model: the declarations a host must make). The same seed gives the same weights in both
+formats. :func:`reference` computes outputs exactly the way the engine must: the file
+loaded in Python (``torch.jit.load`` or ``torch._inductor.aoti_load_package``,
+:func:`hybridge.model_file.load_model`), host float64 cast to the model dtype, column axis
+moved to ``batch_axis``, forward, results moved back and cast to float64.
 
-Command line: ``python -m hybridge.testing.models OUTDIR`` writes every fixture with a
-deterministic input set and its reference outputs, for the Fortran test programs:
+Command line: ``python -m hybridge.testing.models OUTDIR [--format pt2]`` writes every
+fixture (for pt2 those of :data:`PT2_FIXTURES`) with a deterministic input set and its
+reference outputs, for the Fortran test programs:
 
-``OUTDIR/<fixture>.pt``
+``OUTDIR/<fixture>.pt`` (``.pt2`` for packages)
     the model file.
 ``OUTDIR/<fixture>.in.<tensor>.f64``
     input ``<tensor>``; ``OUTDIR/<fixture>.ref.<tensor>.f64``: reference output or
@@ -39,6 +45,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 import warnings
 from collections.abc import Callable, Sequence
@@ -56,6 +63,7 @@ from hybridge.manifest import (
     read_manifest,
     save_model,
 )
+from hybridge.model_file import load_model
 
 NLEV = 60  # E3SM levels in ClimSim, index 0 = model top
 
@@ -129,15 +137,16 @@ class _V1MLP(torch.nn.Module):
         return self.net((x - self.input_mean) / self.input_range) / self.output_scale
 
 
-def make_mlp_v1(path, hidden: Sequence[int] = (512, 512, 512, 512), seed: int = 0) -> Manifest:
+def make_mlp_v1(
+    path, hidden: Sequence[int] = (512, 512, 512, 512), seed: int = 0, format: str = "torchscript"
+) -> Manifest:
     """ClimSim v1 MLP: input ``x`` [124] -> output ``y`` [128], float32, physical units.
 
     ``hidden=(512,)*4`` is the benchmark size; tests that only need the shape pass
     something small such as ``(32,)``.
     """
     torch.manual_seed(seed)
-    with _torchscript():
-        module = torch.jit.script(_V1MLP(hidden, v1_normalization()).eval())
+    module = _V1MLP(hidden, v1_normalization()).eval()
     manifest = Manifest(
         name="climsim_v1_mlp",
         inputs=[TensorSpec("x", [V1_NINPUT], layout=layout_from_sizes(V1_INPUT_LAYOUT))],
@@ -150,9 +159,7 @@ def make_mlp_v1(path, hidden: Sequence[int] = (512, 512, 512, 512), seed: int = 
             "weights": "random",
         },
     )
-    with _torchscript():
-        save_model(module, manifest, path)
-    return manifest
+    return write_model(module, manifest, path, format)
 
 
 class _MultiIO(torch.nn.Module):
@@ -172,11 +179,10 @@ class _MultiIO(torch.nn.Module):
         return self.tendencies(z).view(profiles.shape) * 1e-4, self.fluxes(z) * 100.0
 
 
-def make_multi_io(path, seed: int = 0) -> Manifest:
+def make_multi_io(path, seed: int = 0, format: str = "torchscript") -> Manifest:
     """Two inputs (``profiles`` [2,60], ``scalars`` [4]) and two outputs, float32."""
     torch.manual_seed(seed)
-    with _torchscript():
-        module = torch.jit.script(_MultiIO().eval())
+    module = _MultiIO().eval()
     manifest = Manifest(
         name="multi_io",
         inputs=[
@@ -206,9 +212,7 @@ def make_multi_io(path, seed: int = 0) -> Manifest:
         ],
         provenance={"made_by": "hybridge.testing.models.make_multi_io", "seed": seed},
     )
-    with _torchscript():
-        save_model(module, manifest, path)
-    return manifest
+    return write_model(module, manifest, path, format)
 
 
 RECURRENT_NIN, RECURRENT_NOUT, RECURRENT_LAYERS, RECURRENT_HIDDEN = 8, 4, 2, 16
@@ -227,11 +231,10 @@ class _Recurrent(torch.nn.Module):
         return self.head(out[0]), h_new
 
 
-def make_recurrent(path, seed: int = 0) -> Manifest:
+def make_recurrent(path, seed: int = 0, format: str = "torchscript") -> Manifest:
     """GRU model with recurrent state ``h`` [layers, hidden], column axis 1 in the model."""
     torch.manual_seed(seed)
-    with _torchscript():
-        module = torch.jit.script(_Recurrent().eval())
+    module = _Recurrent().eval()
     manifest = Manifest(
         name="recurrent_gru",
         inputs=[TensorSpec("x", [RECURRENT_NIN])],
@@ -239,9 +242,7 @@ def make_recurrent(path, seed: int = 0) -> Manifest:
         states=[TensorSpec("h", [RECURRENT_LAYERS, RECURRENT_HIDDEN], batch_axis=1)],
         provenance={"made_by": "hybridge.testing.models.make_recurrent", "seed": seed},
     )
-    with _torchscript():
-        save_model(module, manifest, path)
-    return manifest
+    return write_model(module, manifest, path, format)
 
 
 class _Float64MLP(torch.nn.Module):
@@ -253,32 +254,34 @@ class _Float64MLP(torch.nn.Module):
         return self.net(x)
 
 
-def make_float64(path, seed: int = 0) -> Manifest:
+def make_float64(path, seed: int = 0, format: str = "torchscript") -> Manifest:
     """Small MLP computing in float64: ``x`` [16] -> ``y`` [8]."""
     torch.manual_seed(seed)
-    with _torchscript():
-        module = torch.jit.script(_Float64MLP().double().eval())
+    module = _Float64MLP().double().eval()
     manifest = Manifest(
         name="float64_mlp",
         inputs=[TensorSpec("x", [16], dtype="float64")],
         outputs=[TensorSpec("y", [8], dtype="float64")],
         provenance={"made_by": "hybridge.testing.models.make_float64", "seed": seed},
     )
-    with _torchscript():
-        save_model(module, manifest, path)
-    return manifest
+    return write_model(module, manifest, path, format)
 
 
-def make_no_manifest(path, seed: int = 0) -> Manifest:
-    """Plain ``torch.jit.save`` of a float32 MLP ``x`` [16] -> ``y`` [8], without manifest.
+def make_no_manifest(path, seed: int = 0, format: str = "torchscript") -> Manifest:
+    """A float32 MLP ``x`` [16] -> ``y`` [8] without manifest: plain ``torch.jit.save``, or
+    a package as ``aoti_compile_and_package`` writes it.
 
     Returns the manifest the model *would* have: the declarations a host must make.
     """
     torch.manual_seed(seed)
-    with _torchscript():
-        module = torch.jit.script(_Float64MLP().eval())
-    _atomic_jit_save(module, path)
-    return Manifest(name="no_manifest", inputs=[TensorSpec("x", [16])], outputs=[TensorSpec("y", [8])])
+    module = _Float64MLP().eval()
+    declared = Manifest(name="no_manifest", inputs=[TensorSpec("x", [16])], outputs=[TensorSpec("y", [8])])
+    if format == "pt2":
+        _write_bare_package(module, declared, path)
+    else:
+        with _torchscript():
+            _atomic_jit_save(torch.jit.script(module), path)
+    return declared
 
 
 class _Raiser(torch.nn.Module):
@@ -411,12 +414,41 @@ def make_two_input_gru(path, seed: int = 0) -> Manifest:
 
 
 def _save_fixture(module: torch.nn.Module, path, name: str, **tensors) -> Manifest:
-    with _torchscript():
-        scripted = torch.jit.script(module.eval())
     manifest = Manifest(name=name, provenance={"made_by": f"hybridge.testing.models ({name})"}, **tensors)
+    return write_model(module.eval(), manifest, path, "torchscript")
+
+
+def write_model(module: torch.nn.Module, manifest: Manifest, path, format: str = "torchscript") -> Manifest:
+    """Eager ``module`` with ``manifest`` at ``path``: scripted TorchScript, or a ``.pt2``
+    package (``format="pt2"``)."""
+    if format == "pt2":
+        from hybridge.export.checks import probe_inputs
+        from hybridge.export.prepare import Prepared
+        from hybridge.export.pt2 import write_pt2
+
+        write_pt2(Prepared(module, manifest, probe_inputs(manifest, 8)), path)
+        return manifest
+    if format != "torchscript":
+        raise ValueError(f"unknown model format {format!r} (torchscript or pt2)")
     with _torchscript():
-        save_model(scripted, manifest, path)
+        save_model(torch.jit.script(module), manifest, path)
     return manifest
+
+
+def _write_bare_package(module: torch.nn.Module, declared: Manifest, path) -> None:
+    """A package without hybridge's manifest, written atomically."""
+    from hybridge.export.checks import probe_inputs
+    from hybridge.export.prepare import Prepared
+    from hybridge.export.pt2 import compile_package, exported_program
+
+    path = Path(path)
+    ep = exported_program(Prepared(module, declared, probe_inputs(declared, 8)))
+    scratch = Path(tempfile.mkdtemp(dir=path.parent, prefix=".hybridge-export-"))
+    try:
+        compile_package(ep, scratch / f"{path.stem}.pt2")
+        os.replace(scratch / f"{path.stem}.pt2", path)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _atomic_jit_save(module, path) -> None:
@@ -474,10 +506,8 @@ def reference(
     model without one (pass what :func:`make_no_manifest` returned).
     """
     path = os.fspath(path)
-    with _torchscript():
-        m = manifest if manifest is not None else read_manifest(path)
-        module = torch.jit.load(path, map_location="cpu")
-    module.eval()
+    m = manifest if manifest is not None else read_manifest(path)
+    module = load_model(path)
     batched = [s for s in m.inputs if s.batch_axis != UNBATCHED]
     ncol = np.shape(inputs[batched[0].name])[0] if batched else 1
     states = dict(states or {})
@@ -535,6 +565,10 @@ FIXTURES: dict[str, tuple[Callable[..., Manifest], int, int]] = {
     "raiser": (make_raiser, 3, 1),
     "two_input_gru": (make_two_input_gru, 6, 3),
 }
+#: the fixtures a ``.pt2`` package is written for (their makers take ``format``)
+PT2_FIXTURES = ("mlp_v1", "multi_io", "recurrent", "float64", "no_manifest")
+#: model file suffix by format
+SUFFIX = {"torchscript": ".pt", "pt2": ".pt2"}
 
 
 def _write_f64(path: Path, a: np.ndarray) -> None:
@@ -543,11 +577,16 @@ def _write_f64(path: Path, a: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
-def write_fixture(outdir: Path, name: str) -> dict:
-    """Write one fixture (model, inputs, reference); return its index record."""
+def write_fixture(outdir: Path, name: str, format: str = "torchscript") -> dict:
+    """Write one fixture (model, inputs, reference) in ``format``; return its index record."""
     maker, ncol, nstep = FIXTURES[name]
-    model_file = f"{name}.pt"
-    manifest = maker(outdir / model_file)
+    model_file = f"{name}{SUFFIX[format]}"
+    if format == "torchscript":
+        manifest = maker(outdir / model_file)
+    elif name in PT2_FIXTURES:
+        manifest = maker(outdir / model_file, format=format)
+    else:
+        raise ValueError(f"fixture {name!r} is not written as {format}; those that are: {PT2_FIXTURES}")
     steps_in, steps_out, steps_state = [], [], []
     states = None
     for step in range(nstep):
@@ -604,11 +643,13 @@ def _write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_all(outdir, names: Sequence[str] | None = None) -> list[dict]:
-    """Write the fixtures (all by default) and ``index.txt`` / ``index.json`` into outdir."""
+def write_all(outdir, names: Sequence[str] | None = None, format: str = "torchscript") -> list[dict]:
+    """Write the fixtures (all by default; for pt2 those of :data:`PT2_FIXTURES`) in
+    ``format`` and ``index.txt`` / ``index.json`` into outdir."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    records = [write_fixture(outdir, n) for n in (names or FIXTURES)]
+    default = PT2_FIXTURES if format == "pt2" else FIXTURES
+    records = [write_fixture(outdir, n, format) for n in (names or default)]
     _write_text(outdir / "index.txt", _index_text(records))
     _write_text(outdir / "index.json", json.dumps({"fixtures": records}, indent=1))
     return records
@@ -621,8 +662,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     p.add_argument("outdir", help="folder to write into (created if missing)")
     p.add_argument("--only", nargs="+", choices=sorted(FIXTURES), help="fixtures to write")
+    p.add_argument(
+        "--format",
+        choices=sorted(SUFFIX),
+        default="torchscript",
+        help="model file format (pt2: AOTInductor packages of the fixtures in PT2_FIXTURES)",
+    )
     args = p.parse_args(argv)
-    for r in write_all(args.outdir, args.only):
+    if args.format == "pt2" and args.only and set(args.only) - set(PT2_FIXTURES):
+        p.error(f"--format pt2 writes only {', '.join(PT2_FIXTURES)}")
+    for r in write_all(args.outdir, args.only, args.format):
         print(f"{r['name']}: {r['model']} ncol={r['ncol']} nstep={r['nstep']}")
 
 

@@ -16,6 +16,7 @@ from hybridge.verify.api_rows import (
     Mutation,
     ers_rows,
     fixture_models,
+    format_rows,
     node_rows,
     pem_rows,
     pet_rows,
@@ -100,6 +101,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "(the dynamical core, T21, 60 levels)",
     )
     p.add_argument("--no-host", action="store_true", help="skip the host-model rows")
+    p.add_argument(
+        "--format",
+        choices=("torchscript", "pt2"),
+        default="torchscript",
+        help="model file format of every row (pt2: AOTInductor packages, compiled for this machine; "
+        "adds the FORMATS rows, TorchScript vs pt2 of the same weights, measured)",
+    )
     p.add_argument("--workdir", type=Path, default=None, help="scratch folder (default <build>/verify/work)")
     p.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
     p.add_argument(
@@ -152,7 +160,11 @@ def run_matrix(args, comm) -> list:
         _build_fortran_wrapper(comm, "api")
     if "PYREF" in args.tests and "host-driver" in args.layers:
         _build_fortran_wrapper(comm, "host")
-    models = fixture_models(workdir / "models", comm)
+    try:
+        models = fixture_models(workdir / "models", comm, args.format)
+        scripted = fixture_models(workdir / "models", comm) if args.format == "pt2" else None
+    except RuntimeError as e:
+        _fail(comm, str(e))
     rows = []
     if "PYREF" in args.tests:
         rows += pyref_rows(comm, models, s, args.layers)
@@ -167,6 +179,8 @@ def run_matrix(args, comm) -> list:
     host_tests = {"REP", "ERS", "PEM", "PET"} & set(args.tests)
     if host_tests and not args.no_host:
         rows += _host(args, comm, workdir, models, host_tests)
+    if scripted is not None:
+        rows += format_rows(comm, scripted, models, s)
     return rows
 
 
@@ -227,11 +241,12 @@ def main(argv=None) -> int:
     failed = [r for r in rows if r.failed]
     print(
         f"\n{len(rows)} rows, {len(failed)} failed, {comm.size} harness ranks, "
-        f"{time.perf_counter() - t0:.0f} s"
+        f"{args.format} models, {time.perf_counter() - t0:.0f} s"
     )
     if args.json:
         tmp = args.json.with_suffix(args.json.suffix + ".tmp")
-        tmp.write_text(json.dumps({"ranks": comm.size, "rows": [r.to_dict() for r in rows]}, indent=1))
+        report = {"ranks": comm.size, "format": args.format, "rows": [r.to_dict() for r in rows]}
+        tmp.write_text(json.dumps(report, indent=1))
         os.replace(tmp, args.json)
     sys.stdout.flush()
     return 1 if failed else 0

@@ -12,12 +12,14 @@ coupling bug would; the comparison must catch them (tests/harness/test_mutations
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from hybridge.manifest import Manifest, read_manifest
 from hybridge.testing import models as fixtures
@@ -217,9 +219,27 @@ def _run_block(layer, path, options, steps, manifest, counts, rank, restart_afte
     return sent, outputs, states
 
 
+@contextlib.contextmanager
+def _one_thread():
+    # the candidates run with threads=1; a compiled package's kernels split work by thread
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
 def python_reference(path, steps: list[dict], counts: list[int]):
-    """torch.jit.load on the gathered inputs, block by block as the ranks batched them
-    (a column's bits may depend on its batch), recurrent state carried across steps."""
+    """The model file loaded in Python (torch.jit.load, or aoti_load_package for a .pt2) on
+    the gathered inputs, block by block as the ranks batched them (a column's bits may
+    depend on its batch), recurrent state carried across steps, on one intra-op thread as
+    the candidates."""
+    with _one_thread():
+        return _python_reference(path, steps, counts)
+
+
+def _python_reference(path, steps: list[dict], counts: list[int]):
     manifest = read_manifest(path)
     outputs = {s.name: [] for s in manifest.outputs}
     blocks = []
@@ -301,24 +321,27 @@ def _timed(row: Row, comm, body: Callable[[], list[Difference] | None]) -> Row:
     return row
 
 
-def fixture_models(workdir: Path, comm) -> dict[str, Path]:
+def fixture_models(workdir: Path, comm, format: str = "torchscript") -> dict[str, Path]:
     """The v1 MLP (ClimSim v1 shapes, small hidden layers), multi-io and recurrent GRU
-    fixtures, and the host rows' tame recurrent v1 model, written by rank 0 into workdir."""
+    fixtures, and the host rows' tame recurrent v1 model, written by rank 0 into workdir
+    as ``format`` (torchscript, or pt2: AOTInductor packages of the same weights)."""
     from hybridge.verify.host_model import make_host_model
 
-    paths = {
-        "mlp_v1": workdir / "mlp_v1.pt",
-        "multi_io": workdir / "multi_io.pt",
-        "recurrent": workdir / "recurrent.pt",
-        "host_model": workdir / "host_model.pt",
-    }
+    suffix = fixtures.SUFFIX[format]
+    paths = {name: workdir / f"{name}{suffix}" for name in ("mlp_v1", "multi_io", "recurrent", "host_model")}
+    error = ""
     if comm.rank == 0:
         workdir.mkdir(parents=True, exist_ok=True)
-        fixtures.make_mlp_v1(paths["mlp_v1"], hidden=(256, 256))
-        fixtures.make_multi_io(paths["multi_io"])
-        fixtures.make_recurrent(paths["recurrent"])
-        make_host_model(paths["host_model"])
-    comm.Barrier()
+        try:
+            fixtures.make_mlp_v1(paths["mlp_v1"], hidden=(256, 256), format=format)
+            fixtures.make_multi_io(paths["multi_io"], format=format)
+            fixtures.make_recurrent(paths["recurrent"], format=format)
+            make_host_model(paths["host_model"], format=format)
+        except Exception as e:  # an export that fails: every rank stops with the reason
+            error = f"writing the {format} models into {workdir} failed: {type(e).__name__}: {e}"
+    error = comm.bcast(error, root=0)
+    if error:
+        raise RuntimeError(error)
     return paths
 
 
@@ -473,3 +496,27 @@ def node_rows(comm, models: dict[str, Path], s: ApiSettings):
         return _differences(manifest, runs[0], runs[1][:2], runs[1][2])
 
     return [_timed(row, comm, body)]
+
+
+def format_rows(comm, torchscript: dict[str, Path], pt2: dict[str, Path], s: ApiSettings):
+    """FORMATS: the TorchScript file and the .pt2 package of the same weights, each through
+    its Python loader on the same inputs (whole batch, one thread; recurrent models over
+    s.nstep steps). Compiled code fuses and reorders floating-point operations, so the two
+    may differ in the last bits: measured (max |diff| and ulps), never failed."""
+    rows = []
+    for name in ("mlp_v1", "multi_io", "recurrent"):
+        manifest = read_manifest(torchscript[name])
+        steps = _inputs(manifest, s.ncol, s.nstep if manifest.states else 1)
+
+        def body(name=name, steps=steps, manifest=manifest):
+            if comm.rank != 0:
+                return None
+            counts = [s.ncol]
+            a = python_reference(torchscript[name], steps, counts)
+            b = python_reference(pt2[name], steps, counts)
+            return _differences(manifest, a, b, counts, "pt2")
+
+        rows.append(
+            _timed(Row(f"FORMATS {name} torchscript vs pt2", "1", "1", expect_equal=False), comm, body)
+        )
+    return rows

@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hybridge.manifest import Manifest, TensorSpec, layout_from_sizes, save_model
+from hybridge.manifest import Manifest, TensorSpec, layout_from_sizes
 from hybridge.testing.models import (
     NLEV,
     V1_INPUT_LAYOUT,
     V1_NINPUT,
     V1_OUTPUT_LAYOUT,
-    _torchscript,
     v1_normalization,
+    write_model,
 )
 
 TAU_RELAX_S = 10 * 86400.0  # relaxation time of temperature, s
@@ -72,12 +72,12 @@ class _RelaxRecurrent(torch.nn.Module):
         return y, h_new
 
 
-def make_host_model(path: Path) -> Path:
-    """Write the model with its manifest (ClimSim v1 input/output layout, state h)."""
+def make_host_model(path: Path, format: str = "torchscript") -> Path:
+    """Write the model with its manifest (ClimSim v1 input/output layout, state h), as
+    TorchScript or as a .pt2 package (``format="pt2"``)."""
     stats = v1_normalization()
     t_ref_k = stats["input_mean"][:NLEV]
-    with _torchscript():
-        module = torch.jit.script(_RelaxRecurrent(t_ref_k, stats["input_mean"], stats["input_range"]).eval())
+    module = _RelaxRecurrent(t_ref_k, stats["input_mean"], stats["input_range"]).eval()
     manifest = Manifest(
         name="verify_relax_recurrent",
         inputs=[TensorSpec("x", [V1_NINPUT], layout=layout_from_sizes(V1_INPUT_LAYOUT))],
@@ -89,6 +89,5 @@ def make_host_model(path: Path) -> Path:
         states=[TensorSpec("h", [2, 4], batch_axis=1)],
         provenance={"made_by": "hybridge.verify.host_model.make_host_model"},
     )
-    with _torchscript():
-        save_model(module, manifest, path)
+    write_model(module, manifest, path, format)
     return Path(path)
