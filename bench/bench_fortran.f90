@@ -12,7 +12,8 @@
 ! (more engine options for hyb_load from $HYBRIDGE_BENCH_OPTIONS, e.g. "heap=system")
 ! (same arguments and files as bench_libtorch; formats in bench/prepare.py). Writes one
 ! CSV line per timed call, "<path>,threads,ncol,seconds" with path hybridge_fortran (real64),
-! hybridge_fortran_r4 (real32), libtorch_paired or libtorch_paired_r4 (their neighbours), and the outputs of the last call of each path and batch size to
+! hybridge_fortran_r4 (real32), libtorch_paired or libtorch_paired_r4 (their neighbours),
+! and the outputs of the last call of each path and batch size to
 ! OUTPUT_DIR/<path>_t<threads>_n<ncol>.f64.
 program bench_fortran
   use, intrinsic :: iso_c_binding, only: c_int, c_int64_t, c_double, c_char, c_null_char

@@ -36,8 +36,9 @@ program profile_forward
   character(len=:), allocatable :: model_path, input_path, kind_name, path_name
   integer :: ninput, noutput, ncol, ncalls, unit, ios
 
-  if (command_argument_count() /= 8) &
+  if (command_argument_count() /= 8) then
     error stop 'usage: profile_forward MODEL INPUT NINPUT NOUTPUT NCOL KIND PATH NCALLS'
+  end if
   model_path = argument(1)
   input_path = argument(2)
   ninput = int_argument(3)
@@ -46,9 +47,12 @@ program profile_forward
   kind_name = argument(6)
   path_name = argument(7)
   ncalls = int_argument(8)
-  if (kind_name /= 'real32' .and. kind_name /= 'real64') error stop 'profile_forward: KIND is real32 or real64'
-  if (path_name /= 'hybridge' .and. path_name /= 'libtorch') &
+  if (kind_name /= 'real32' .and. kind_name /= 'real64') then
+    error stop 'profile_forward: KIND is real32 or real64'
+  end if
+  if (path_name /= 'hybridge' .and. path_name /= 'libtorch') then
     error stop 'profile_forward: PATH is hybridge or libtorch'
+  end if
 
   allocate(x8(ninput, ncol), y8(noutput, ncol), y4(noutput, ncol))
   open(newunit=unit, file=input_path, status='old', access='stream', form='unformatted', &
