@@ -24,8 +24,8 @@ void scan(const T *p, int64_t n, double limit, NonfiniteScan &out) {
   // only for an array that has a bad value.
   // In T: for a float array any limit >= FLT_MAX means "finite", and FLT_MAX is a float.
   const T limit_t = static_cast<T>(std::min(limit, static_cast<double>(std::numeric_limits<T>::max())));
-  int any_bad = 0;
-  for (int64_t k = 0; k < n; ++k) any_bad |= !(std::fabs(p[k]) <= limit_t);
+  unsigned any_bad = 0;
+  for (int64_t k = 0; k < n; ++k) any_bad |= static_cast<unsigned>(!(std::fabs(p[k]) <= limit_t));
   if (any_bad == 0) return;
   for (int64_t k = 0; k < n; ++k) {
     // !(|x| <= limit) is true for NaN, +-Inf and finite values beyond the model's range.
