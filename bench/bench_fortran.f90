@@ -1,20 +1,23 @@
-! Benchmark row "hybridge from Fortran": a real64 host calling the float32 ClimSim v1 MLP
+! Benchmark rows "hybridge from Fortran": a real64 host calling the float32 ClimSim v1 MLP
 ! through the hybridge module, as a climate model's physics driver would each time step:
-! x(ninput, ncol) in, y(noutput, ncol) out, the engine casting both ways.
+! x(ninput, ncol) in, y(noutput, ncol) out, the engine casting both ways; and the same
+! with real32 arrays, where nothing is cast.
 !
-! Each hyb_forward call alternates with a call of raw libtorch on a ready float32 tensor
-! in this same process (libtorch_reference.cpp), so the bridge's cost per call comes from
-! pairs of neighbouring calls, which a busy machine slows alike.
+! Each hyb_forward call alternates with a call of raw libtorch on a ready float32 tensor in
+! this same process (libtorch_reference.cpp): each repetition times real64, raw, real32, raw
+! (raw first in even ones), so the bridge's cost per call comes from pairs of neighbouring
+! calls, which a busy machine slows alike, and every call follows one of the other model.
 !
 ! Usage: bench_fortran MODEL INPUT PLAN THREADS OUT_CSV OUTPUT_DIR
 ! (more engine options for hyb_load from $HYBRIDGE_BENCH_OPTIONS, e.g. "heap=system")
 ! (same arguments and files as bench_libtorch; formats in bench/prepare.py). Writes one
-! CSV line per timed call, "<path>,threads,ncol,seconds" with path hybridge_fortran or
-! libtorch_paired, and the outputs of the last call of each path and batch size to
+! CSV line per timed call, "<path>,threads,ncol,seconds" with path hybridge_fortran (real64),
+! hybridge_fortran_r4 (real32), libtorch_paired or libtorch_paired_r4 (their neighbours),
+! and the outputs of the last call of each path and batch size to
 ! OUTPUT_DIR/<path>_t<threads>_n<ncol>.f64.
 program bench_fortran
   use, intrinsic :: iso_c_binding, only: c_int, c_int64_t, c_double, c_char, c_null_char
-  use, intrinsic :: iso_fortran_env, only: real64, int64, error_unit
+  use, intrinsic :: iso_fortran_env, only: real32, real64, int64, error_unit
   use hybridge, only: hyb_forward, hyb_free, hyb_load, hyb_model
   implicit none (type, external)
 
@@ -157,32 +160,41 @@ contains
     close(unit)
   end subroutine read_float64
 
-  ! Warm-up, then reps timed pairs of calls (hybridge first in odd pairs, raw libtorch
-  ! first in even ones), one clock reading per call; writes the last outputs.
+  ! Warm-up, then reps timed pairs of calls for each host kind (hybridge first in odd
+  ! repetitions, raw libtorch first in even ones), one clock reading per call; writes the
+  ! last outputs.
   subroutine time_batch(ncol, warmup, reps)
     integer, intent(in) :: ncol, warmup, reps
     real(real64), allocatable :: x(:, :), y(:, :), seconds(:, :)
+    real(real32), allocatable :: x4(:, :), y4(:, :)
     integer :: i, k
-    character(len=*), parameter :: paths(2) = [character(len=16) :: 'hybridge_fortran', &
-                                                'libtorch_paired']
+    character(len=*), parameter :: paths(4) = [character(len=19) :: 'hybridge_fortran', &
+                                                'libtorch_paired', 'hybridge_fortran_r4', &
+                                                'libtorch_paired_r4']
 
     allocate(x, source=x_all(:, 1:ncol))
-    allocate(y(noutput, ncol), seconds(reps, 2))
+    allocate(y(noutput, ncol), seconds(reps, 4), y4(noutput, ncol))
+    x4 = real(x, real32)
     call check_reference(bench_reference_prepare(x, int(ncol, c_int64_t), int(ninput, c_int64_t)))
     do i = 1, warmup
       call hyb_forward(model, x, y)
       call check_reference(bench_reference_forward())
+      call hyb_forward(model, x4, y4)
     end do
     do i = 1, reps
       if (mod(i, 2) == 1) then
         seconds(i, 1) = timed_hybridge(x, y)
         seconds(i, 2) = timed_reference()
+        seconds(i, 3) = timed_hybridge_r4(x4, y4)
+        seconds(i, 4) = timed_reference()
       else
         seconds(i, 2) = timed_reference()
         seconds(i, 1) = timed_hybridge(x, y)
+        seconds(i, 4) = timed_reference()
+        seconds(i, 3) = timed_hybridge_r4(x4, y4)
       end if
     end do
-    do k = 1, 2
+    do k = 1, 4
       do i = 1, reps
         write(csv_unit, '(a,i0,a,es16.9)') trim(paths(k)) // ',' // threads_text // ',', ncol, &
           ',', seconds(i, k)
@@ -190,6 +202,7 @@ contains
     end do
 
     call write_output(trim(paths(1)), ncol, y)
+    call write_output(trim(paths(3)), ncol, real(y4, real64))
     call check_reference(bench_reference_output(y, int(size(y), c_int64_t)))
     call write_output(trim(paths(2)), ncol, y)
 
@@ -205,6 +218,17 @@ contains
     call system_clock(t1)
     seconds = real(t1 - t0, real64) / real(clock_rate, real64)
   end function timed_hybridge
+
+  ! Seconds taken by one hyb_forward call on real32 arrays.
+  real(real64) function timed_hybridge_r4(x, y) result(seconds)
+    real(real32), intent(in) :: x(:, :)
+    real(real32), intent(inout) :: y(:, :)
+    integer(int64) :: t0, t1, clock_rate
+    call system_clock(t0, clock_rate)
+    call hyb_forward(model, x, y)
+    call system_clock(t1)
+    seconds = real(t1 - t0, real64) / real(clock_rate, real64)
+  end function timed_hybridge_r4
 
   ! Seconds taken by one raw libtorch call on the ready float32 tensor.
   real(real64) function timed_reference() result(seconds)

@@ -37,10 +37,15 @@ PATHS = {
     "libtorch": "libtorch C++, float32 tensor",
     "libtorch_casts": "libtorch C++ + float64↔float32 casts",
     "hybridge_fortran": "hybridge from Fortran, real64 arrays",
+    "hybridge_fortran_r4": "hybridge from Fortran, real32 arrays",
     "python": "Python torch.jit.load, float32 tensor",
 }
 # Pairs timed call by call in one process: (path, its raw libtorch neighbour).
-PAIRS = {"casts": ("libtorch_casts", "libtorch"), "hybridge": ("hybridge_fortran", "libtorch_paired")}
+PAIRS = {
+    "casts": ("libtorch_casts", "libtorch"),
+    "hybridge": ("hybridge_fortran", "libtorch_paired"),
+    "hybridge_r4": ("hybridge_fortran_r4", "libtorch_paired_r4"),
+}
 TARGET_NCOL, TARGET_RATIO = 384, 1.05  # issue 2: the bridge costs at most 5% at batch 384
 
 RAW_NAME = re.compile(r"(?P<program>\w+)_t(?P<threads>\d+)_r(?P<round>\d+)\.csv")
@@ -163,17 +168,19 @@ def build_report(workdir: Path, command: str) -> str:
         "From pairs of neighbouring calls in one process: extra time per call and ratio, "
         "medians over all pairs. Casts: bench_libtorch, "
         "float64→float32→float64 around the forward vs the forward alone. hybridge: "
-        "bench_fortran, `hyb_forward` vs raw libtorch on a ready float32 tensor.",
+        "bench_fortran, `hyb_forward` on real64 and on real32 arrays, each vs its neighbouring "
+        "raw libtorch call on a ready float32 tensor.",
         "",
         "| threads | columns per call | casts, extra per call | casts, ratio "
-        "| hybridge from Fortran, extra per call | hybridge, ratio |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| hybridge real64, extra per call | hybridge real64, ratio "
+        "| hybridge real32, extra per call | hybridge real32, ratio |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     verdicts = []
     for threads in thread_counts:
         for ncol in batch_sizes:
             cells = []
-            for name in ("casts", "hybridge"):
+            for name in ("casts", "hybridge", "hybridge_r4"):
                 cost = pair_cost(timings, PAIRS[name], threads, ncol)
                 if cost is None:
                     cells += ["–", "–"]

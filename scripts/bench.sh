@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make bench: first, time the ClimSim v1 MLP from Fortran through hybridge, from C++ straight on
+# make bench: first, time the ClimSim v1 MLP from Fortran through hybridge (real64 and real32
+# arrays, each call paired with raw libtorch in the same process), from C++ straight on
 # libtorch, and from Python, in one run, and print one table with ratios to raw libtorch
 # (also written to bench_out/bench_core.md).
 #
@@ -54,6 +55,9 @@ for round in $(seq "$rounds"); do
 done
 
 "$python" "$repo/bench/report.py" "$work" --output "$out/bench_core.md" --command "make bench"
+
+# Issue-18 table: the reproducible mode's cost, chunk=N against chunk=0 (docs/options.md).
+"$python" "$repo/bench/bench_chunk.py" --out "$out/bench_chunk.md"
 
 # Issue-7 tables: rank vs node batching (throughput, memory), FLOP rate against a matmul
 # peak measured in the same run, RSS over 100,000 calls; the host model's time per step;

@@ -155,14 +155,17 @@ void copy_whole(const std::string &s, char *buf, int64_t buflen, const char *wha
   std::memcpy(buf, s.c_str(), s.size() + 1);
 }
 
-hyb::HostArray host_array(const std::string &what, void *data, int dtype, int ndim, const int64_t *shape) {
+// what(): the array's name for a message, built only when there is one (binds run every step).
+template <typename What>
+hyb::HostArray host_array(const What &what, void *data, int dtype, int ndim, const int64_t *shape) {
   if (ndim < 0 || ndim > HYB_MAX_NDIM)
-    throw Error(HYB_ERR_SHAPE, what + ": ndim " + std::to_string(ndim) + " outside 0.." +
+    throw Error(HYB_ERR_SHAPE, what() + ": ndim " + std::to_string(ndim) + " outside 0.." +
                                    std::to_string(HYB_MAX_NDIM) + " (column axis included)");
   if (ndim > 0) require(shape, "shape");
   hyb::HostArray a;
   a.data = data;
-  a.dtype = hyb::dtype_from_code(dtype, what);
+  a.dtype = dtype >= HYB_FLOAT32 && dtype <= HYB_INT64 ? static_cast<hyb::Dtype>(dtype)
+                                                       : hyb::dtype_from_code(dtype, what());
   a.shape.assign(shape, shape + ndim);
   return a;
 }
@@ -186,7 +189,7 @@ int bind_array(const char *call, hyb_model model, int role, const char *name, vo
     try {
       require(name, "name");
       const hyb::Role r = hyb::role_from_code(role);
-      const std::string what = std::string(hyb::role_name(r)) + " '" + name + "'";
+      const auto what = [&] { return std::string(hyb::role_name(r)) + " '" + name + "'"; };
       hyb::HostArray a = host_array(what, data, dtype, ndim, shape);
       a.on_device = on_device;
       e.bind(r, name, a);
@@ -369,7 +372,8 @@ int hyb_model_get_state(hyb_model model, const char *name, void *data, int dtype
                         const int64_t *shape) {
   return with_model("hyb_model_get_state", model, [&](hyb::Engine &e) {
     require(name, "name");
-    e.get_state(name, host_array(std::string("state '") + name + "'", data, dtype, ndim, shape));
+    const auto what = [&] { return std::string("state '") + name + "'"; };
+    e.get_state(name, host_array(what, data, dtype, ndim, shape));
   });
 }
 
@@ -378,8 +382,8 @@ int hyb_model_set_state(hyb_model model, const char *name, const void *data, int
   return with_model("hyb_model_set_state", model, [&](hyb::Engine &e) {
     require(name, "name");
     // The engine only reads from a state it is given.
-    e.set_state(
-        name, host_array(std::string("state '") + name + "'", const_cast<void *>(data), dtype, ndim, shape));
+    const auto what = [&] { return std::string("state '") + name + "'"; };
+    e.set_state(name, host_array(what, const_cast<void *>(data), dtype, ndim, shape));
   });
 }
 

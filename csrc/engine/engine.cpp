@@ -9,6 +9,7 @@
 #include <tuple>
 #include <utility>
 
+#include "cast.hpp"
 #include "cuda_graph.hpp"
 #include "device.hpp"
 #include "engine_detail.hpp"
@@ -63,6 +64,18 @@ void check_argument_names(const std::vector<std::string> &names, const Manifest 
   throw Error(HYB_ERR_MANIFEST, msg + " (tensors are passed by position: inputs in order, then states)");
 }
 
+// t.sizes() == model_shape(s, batch), without building the vector.
+bool has_model_shape(const torch::Tensor &t, const TensorSpec &s, int64_t batch) {
+  const int64_t ndim = static_cast<int64_t>(s.shape.size()) + (s.batched() ? 1 : 0);
+  if (t.dim() != ndim) return false;
+  size_t next = 0;  // the next per-column dimension
+  for (int64_t d = 0; d < ndim; ++d) {
+    const int64_t want = s.batched() && d == s.batch_axis ? batch : s.shape[next++];
+    if (t.size(d) != want) return false;
+  }
+  return true;
+}
+
 int64_t physical_memory_bytes() {
   const long pages = sysconf(_SC_PHYS_PAGES);
   const long page = sysconf(_SC_PAGE_SIZE);
@@ -109,6 +122,14 @@ std::vector<int64_t> model_shape(const TensorSpec &s, int64_t batch) {
   std::vector<int64_t> shape = s.shape;
   if (s.batched()) shape.insert(shape.begin() + s.batch_axis, batch);
   return shape;
+}
+
+torch::Tensor column_rows(const torch::Tensor &t, int64_t first, int64_t n) {
+  return first == 0 && n == t.size(0) ? t : t.narrow(0, first, n);
+}
+
+torch::Tensor move_axis(const torch::Tensor &t, int64_t from, int64_t to) {
+  return from == to ? t : t.movedim(from, to);
 }
 
 torch::Tensor pad_columns(const torch::Tensor &t, int64_t batch) {
@@ -325,6 +346,9 @@ void Engine::check_model_returns(const std::vector<torch::Tensor> &returned, int
   for (size_t i = 0; i < returned.size(); ++i) {
     const bool is_output = i < outputs.size();
     const TensorSpec &s = is_output ? outputs[i] : states[i - outputs.size()];
+    // Every run checks, so the expected shape is compared in place and the message is only
+    // built for a model that got it wrong.
+    if (has_model_shape(returned[i], s, batch) && returned[i].scalar_type() == scalar_type(s.dtype)) continue;
     const std::string name = describe(is_output ? Role::Output : Role::State, s.name);
     const std::vector<int64_t> expected = model_shape(s, batch);
     if (returned[i].sizes().vec() != expected)
@@ -387,7 +411,8 @@ void Engine::bind_failed(const Error &error) {
 
 int64_t Engine::check_bindings(const Bindings &b) const {
   int64_t ncol = -1;
-  std::string first;
+  Role first_role = Role::Input;  // the first batched tensor, named only in a message
+  const TensorSpec *first = nullptr;
   for (Role r : {Role::Input, Role::Output}) {
     const auto &bound = r == Role::Input ? b.inputs : b.outputs;
     for (const auto &s : manifest_.tensors.specs(r)) {
@@ -400,11 +425,12 @@ int64_t Engine::check_bindings(const Bindings &b) const {
       const int64_t n = it->second.shape[0];
       if (ncol < 0) {
         ncol = n;
-        first = describe(r, s.name);
+        first_role = r;
+        first = &s;
       } else if (n != ncol) {
         throw Error(HYB_ERR_SHAPE, describe(r, s.name) + " is bound with ncol=" + std::to_string(n) +
-                                       " but " + first + " with ncol=" + std::to_string(ncol) +
-                                       "; all inputs and outputs share ncol");
+                                       " but " + describe(first_role, first->name) + " with ncol=" +
+                                       std::to_string(ncol) + "; all inputs and outputs share ncol");
       }
     }
   }
@@ -532,10 +558,14 @@ void Engine::run_finish() {
 
 void Engine::run_rank(Bindings b, int64_t ncol) {
   std::vector<torch::Tensor> inputs, outputs, next_state;
-  for (const auto &s : manifest_.tensors.specs(Role::Input))
-    inputs.push_back(whole(b.inputs.at(s.name), device_));
-  for (const auto &s : manifest_.tensors.specs(Role::Output))
-    outputs.push_back(whole(b.outputs.at(s.name), device_));
+  const auto &input_specs = manifest_.tensors.specs(Role::Input);
+  const auto &output_specs = manifest_.tensors.specs(Role::Output);
+  host_views_.resize(input_specs.size() + output_specs.size());
+  for (size_t i = 0; i < input_specs.size(); ++i)
+    inputs.push_back(whole_reused(host_views_[i], b.inputs.at(input_specs[i].name), device_));
+  for (size_t i = 0; i < output_specs.size(); ++i)
+    outputs.push_back(
+        whole_reused(host_views_[input_specs.size() + i], b.outputs.at(output_specs[i].name), device_));
   // New state goes to fresh tensors and replaces the old only when every chunk succeeded.
   for (const auto &t : state_) next_state.push_back(torch::empty_like(t));
   const bool record = recording_this_call();
@@ -606,12 +636,12 @@ torch::Tensor Engine::to_model(const torch::Tensor &host, const TensorSpec &s, s
     torch::Tensor &buffer = cast_buffers_[slot];
     if (!buffer.defined() || buffer.sizes() != host.sizes())
       buffer = torch::empty(host.sizes(), host.options().dtype(scalar_type(s.dtype)));
-    buffer.copy_(host);
+    if (!copy_floats(host, buffer)) buffer.copy_(host);
     t = buffer;
   } else {
     t = host;
   }
-  if (s.batched()) t = t.movedim(0, s.batch_axis);
+  if (s.batched()) t = move_axis(t, 0, s.batch_axis);
   t = t.contiguous();
   if (copy_inputs_ && t.data_ptr() == host.data_ptr()) t = t.clone();
   return t;
@@ -635,13 +665,14 @@ void Engine::run_chunk(const std::vector<torch::Tensor> &inputs, const std::vect
   args.reserve(input_specs.size() + state_specs.size());
   for (size_t i = 0; i < input_specs.size(); ++i) {
     const TensorSpec &s = input_specs[i];
-    torch::Tensor host = s.batched() ? pad_columns(inputs[i].narrow(0, first, n), batch) : inputs[i];
+    torch::Tensor host = s.batched() ? pad_columns(column_rows(inputs[i], first, n), batch) : inputs[i];
     if (guard_ && guard_->clips()) host = guard_->clip_input(i, host);
     args.push_back(to_model(host, s, args.size()));
     if (args.back().is_alias_of(inputs[i])) host_memory.emplace_back(i, args.back()._version());
   }
   for (size_t i = 0; i < state_specs.size(); ++i)
-    args.push_back(to_model(pad_columns(state[i].narrow(0, first, n), batch), state_specs[i], args.size()));
+    args.push_back(
+        to_model(pad_columns(column_rows(state[i], first, n), batch), state_specs[i], args.size()));
   const std::vector<torch::Tensor> returned = forward(args, chunk_index);
   for (const auto &[i, version] : host_memory)
     if (args[i]._version() != version) {
@@ -660,8 +691,8 @@ void Engine::run_chunk(const std::vector<torch::Tensor> &inputs, const std::vect
     const torch::Tensor &target_all = is_output ? outputs[i] : next_state[i - output_specs.size()];
     torch::Tensor target, rows;
     if (s.batched()) {
-      target = target_all.narrow(0, first, n);
-      rows = returned[i].movedim(s.batch_axis, 0).narrow(0, 0, n);
+      target = column_rows(target_all, first, n);
+      rows = column_rows(move_axis(returned[i], s.batch_axis, 0), 0, n);
     } else {
       target = target_all;
       rows = returned[i];
@@ -670,7 +701,8 @@ void Engine::run_chunk(const std::vector<torch::Tensor> &inputs, const std::vect
     copies.emplace_back(target, rows);
   }
   stream_->synchronize();  // the downloads to pinned memory have landed
-  for (auto &[target, rows] : copies) target.copy_(rows);
+  for (auto &[target, rows] : copies)
+    if (!copy_floats(rows, target)) target.copy_(rows);
 }
 
 void Engine::get_state(const std::string &name, const HostArray &array) const {

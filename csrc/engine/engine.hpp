@@ -137,6 +137,7 @@ class Engine {
   std::vector<torch::Tensor> state_;  // per state, host layout [ncol, ...], model dtype, on state_device()
   std::optional<std::thread::id> state_thread_;  // the thread whose columns the state holds
   std::vector<torch::Tensor> cast_buffers_;      // per model argument: CPU casts reused call to call
+  std::vector<torch::Tensor> host_views_;        // per input then output: the last run's views of host arrays
   bool copy_inputs_ = false;  // the model writes into its inputs: never hand it the host's memory
   int64_t state_ncol_ = -1;   // -1: no state yet (after load or reset)
   int64_t nonfinite_count_ = 0;

@@ -1,19 +1,15 @@
 #include "host_array.hpp"
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 #include "error.hpp"
 
 namespace hyb {
 namespace {
-
-std::vector<int64_t> expected_shape(const TensorSpec &s) {
-  std::vector<int64_t> shape = s.shape;
-  if (s.batched()) shape.insert(shape.begin(), -1);
-  return shape;
-}
 
 std::string expected_text(const TensorSpec &s) {
   std::string t = s.batched() ? "[ncol" : "[";
@@ -24,6 +20,13 @@ std::string expected_text(const TensorSpec &s) {
 
 template <typename T>
 void scan(const T *p, int64_t n, double limit, NonfiniteScan &out) {
+  // A first pass with no branch and no early exit vectorizes; the counting pass below runs
+  // only for an array that has a bad value.
+  // In T: for a float array any limit >= FLT_MAX means "finite", and FLT_MAX is a float.
+  const T limit_t = static_cast<T>(std::min(limit, static_cast<double>(std::numeric_limits<T>::max())));
+  unsigned any_bad = 0;
+  for (int64_t k = 0; k < n; ++k) any_bad |= static_cast<unsigned>(!(std::fabs(p[k]) <= limit_t));
+  if (any_bad == 0) return;
   for (int64_t k = 0; k < n; ++k) {
     // !(|x| <= limit) is true for NaN, +-Inf and finite values beyond the model's range.
     if (!(std::fabs(static_cast<double>(p[k])) <= limit) && out.count++ == 0) {
@@ -50,21 +53,22 @@ std::string describe(Role role, const std::string &name) {
 }
 
 void check_host_array(const TensorSpec &spec, Role role, const HostArray &a) {
-  const std::string name = describe(role, spec.name);
-  if (a.data == nullptr) throw Error(HYB_ERR_ARGUMENT, name + ": the data pointer is NULL");
-  const std::vector<int64_t> want = expected_shape(spec);
-  bool ok = a.shape.size() == want.size();
-  for (size_t i = 0; ok && i < want.size(); ++i) ok = want[i] < 0 ? a.shape[i] >= 1 : a.shape[i] == want[i];
+  // Every bind checks: the tensor's name goes into a message only when there is one.
+  const auto name = [&] { return describe(role, spec.name); };
+  if (a.data == nullptr) throw Error(HYB_ERR_ARGUMENT, name() + ": the data pointer is NULL");
+  const size_t column_axis = spec.batched() ? 1 : 0;
+  bool ok = a.shape.size() == spec.shape.size() + column_axis && (column_axis == 0 || a.shape[0] >= 1);
+  for (size_t i = 0; ok && i < spec.shape.size(); ++i) ok = a.shape[i + column_axis] == spec.shape[i];
   if (!ok)
-    throw Error(HYB_ERR_SHAPE,
-                name + ": host array has shape " + shape_str(a.shape) + ", expected " + expected_text(spec));
+    throw Error(HYB_ERR_SHAPE, name() + ": host array has shape " + shape_str(a.shape) + ", expected " +
+                                   expected_text(spec));
   int64_t bytes = element_size(a.dtype);
   for (int64_t d : a.shape)
     if (__builtin_mul_overflow(bytes, d, &bytes))
-      throw Error(HYB_ERR_SHAPE, name + ": host array of shape " + shape_str(a.shape) +
+      throw Error(HYB_ERR_SHAPE, name() + ": host array of shape " + shape_str(a.shape) +
                                      " is larger than any memory (over 2^63 bytes)");
   if (is_floating(a.dtype) != is_floating(spec.dtype))
-    throw Error(HYB_ERR_DTYPE, name + ": the host array is " + dtype_name(a.dtype) +
+    throw Error(HYB_ERR_DTYPE, name() + ": the host array is " + dtype_name(a.dtype) +
                                    " but the model's tensor is " + dtype_name(spec.dtype) +
                                    "; floats cast only to floats, integers to integers");
 }
@@ -88,6 +92,14 @@ torch::Tensor whole(const HostArray &a, const torch::Device &device) {
                           torch::TensorOptions()
                               .dtype(scalar_type(a.dtype))
                               .device(a.on_device ? device : torch::Device(torch::kCPU)));
+}
+
+const torch::Tensor &whole_reused(torch::Tensor &view, const HostArray &a, const torch::Device &device) {
+  const bool same = view.defined() && view.data_ptr() == a.data &&
+                    view.scalar_type() == scalar_type(a.dtype) && view.sizes() == c10::IntArrayRef(a.shape) &&
+                    view.device() == (a.on_device ? device : torch::Device(torch::kCPU));
+  if (!same) view = whole(a, device);
+  return view;
 }
 
 NonfiniteScan scan_nonfinite(const HostArray &a, Dtype model_dtype, const torch::Device &device) {

@@ -38,6 +38,10 @@ void check_host_array(const TensorSpec &spec, Role role, const HostArray &array)
 torch::Tensor host_view(const HostArray &array, const TensorSpec &spec, int64_t first, int64_t n,
                         const torch::Device &device);
 torch::Tensor whole(const HostArray &array, const torch::Device &device);
+// whole(array, device), reusing `view` when it already is that (a host calls with the same
+// arrays step after step, and a fresh view costs a few thousand instructions); `view` is
+// replaced otherwise.
+const torch::Tensor &whole_reused(torch::Tensor &view, const HostArray &array, const torch::Device &device);
 
 // Non-finite values the model would receive from a float array: NaN, Inf, and, when the model
 // is float32 and the host float64, finite values beyond float32's range (they become Inf in
