@@ -4,6 +4,14 @@ reference run (conventional physics, ClimSim-format output, restart) -> ``hybrid
 -> ``hybridge export`` -> hybrid run (physics_mode = ml) and partial-coupling run from the
 reference's restart -> online evaluation -> ``report.md`` + figures + ``metrics.json``.
 Every size is a flag; scripts/demo.sh maps HYBRIDGE_DEMO_* environment variables onto them.
+
+The training data cover the seasonal cycle: the reference's training leg runs a whole year
+(``--train-days 365``) from the initial state and writes a pair every 73 steps
+(``--train-interval``): one sample a day, 20 minutes later each day, so the samples walk
+through every hour of the day and every month with as much data as five days at every
+step. An emulator trained on one season leaves its training range when the season turns
+(issue 15); the hybrid runs then start from the reference's state a year after the
+initial date.
 """
 
 from __future__ import annotations
@@ -53,8 +61,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--train-days",
         type=float,
-        default=5.0,
-        help="days of reference run written as training data (default 5)",
+        default=365.0,
+        help="days of the reference run's training leg, sampled every --train-interval steps "
+        "(default 365: the whole seasonal cycle)",
     )
     p.add_argument(
         "--hybrid-days",
@@ -63,7 +72,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="days of each hybrid run, and of the reference it is compared with (default 5)",
     )
     p.add_argument(
-        "--train-interval", type=int, default=1, help="write training .mli/.mlo every N steps (default 1)"
+        "--train-interval",
+        type=int,
+        default=73,
+        help="write training .mli/.mlo every N steps (default 73: one pair a day, 20 min later each day)",
     )
     p.add_argument(
         "--output-interval",
@@ -89,6 +101,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         choices=("abort", "fallback"),
         default="abort",
         help="host namelist nonfinite_policy of the hybrid runs (default abort)",
+    )
+    p.add_argument(
+        "--ml-guard",
+        choices=("off", "fallback", "clip"),
+        default="off",
+        help="host namelist ml_guard of the hybrid runs: columns outside the training range fall back "
+        "to conventional physics, are clipped, or pass (default off)",
+    )
+    p.add_argument(
+        "--ml-guard-margin",
+        type=float,
+        default=None,
+        help="host namelist ml_guard_margin: allowed excess beyond the training range, as a fraction "
+        "of it (default: the host's, 0.1)",
     )
 
 
@@ -129,7 +155,15 @@ def run(args) -> int:
             flush=True,
         )
         host_run = run_hybrid(
-            out / name, reference, model, mode, args.ranks, variables, args.nonfinite_policy
+            out / name,
+            reference,
+            model,
+            mode,
+            args.ranks,
+            variables,
+            args.nonfinite_policy,
+            args.ml_guard,
+            args.ml_guard_margin,
         )
         runs.append(evaluate_run(name, host_run, reference, mode, variables))
         stage(name)
@@ -147,6 +181,9 @@ def run(args) -> int:
         "offline validation (last epoch)": _last_epoch(out / "emulator" / "train" / "history.csv"),
         "partial-coupling variables": partial,
         "nonfinite_policy": args.nonfinite_policy,
+        "ml_guard": args.ml_guard
+        if args.ml_guard_margin is None
+        else f"{args.ml_guard}, margin {args.ml_guard_margin}",
     }
     reference_summary = {
         "steps": reference["train_steps"] + reference["eval_steps"],
