@@ -33,7 +33,7 @@ module host_namelist
     character(16) :: on_ml_error = 'abort'          !< abort | fallback
     character(16) :: nonfinite_policy = 'abort'     !< abort | fallback (non-finite emulator outputs)
     character(16) :: ml_guard = 'off'               !< off | fallback | clip: columns outside the training range
-    real(real64) :: ml_guard_margin = 0.1           !< allowed excess beyond the training range, fraction of it
+    real(real64) :: ml_guard_margin = 0.1_real64    !< allowed excess beyond the training range, fraction of it
     character(engine_options_len) :: ml_options = ''  !< more engine options, 'key=value;...' (docs/options.md)
     integer :: spinup_steps = 0                     !< conventional steps before the emulator takes over
     integer :: ramp_steps = 0                       !< steps over which ML output is blended in linearly
