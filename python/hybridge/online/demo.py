@@ -92,6 +92,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="training seed")
     p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.05,
+        help="the latest fraction of the training steps held out for validation (default 0.05: the "
+        "last ~18 days of a year, so that the emulator still sees the whole seasonal cycle)",
+    )
+    p.add_argument(
         "--partial-variables",
         default=",".join(PARTIAL_VARIABLES),
         help="outputs the emulator owns in the partial-coupling run, comma-separated ('' skips that run)",
@@ -121,6 +128,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     if args.ranks < 1:
         raise ValueError(f"--ranks must be >= 1, got {args.ranks}")
+    if not 0 < args.val_fraction < 1:
+        raise ValueError(f"--val-fraction must be between 0 and 1, got {args.val_fraction}")
     for flag in ("train_interval", "output_interval", "epochs"):
         if getattr(args, flag) < 1:
             raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
@@ -143,7 +152,14 @@ def run(args) -> int:
         out, args.train_days, args.hybrid_days, args.ranks, args.train_interval, args.output_interval
     )
     stage("reference")
-    model = train_and_export(reference, out / "emulator", args.epochs, args.hidden, args.seed)
+    model = train_and_export(
+        reference,
+        out / "emulator",
+        args.epochs,
+        args.hidden,
+        args.seed,
+        extra_sets=[f"val_fraction={args.val_fraction}"],
+    )
     stage("train + export")
 
     runs = []
@@ -175,6 +191,7 @@ def run(args) -> int:
         "training data every N steps": args.train_interval,
         "evaluated output every N steps": args.output_interval,
         "epochs": args.epochs,
+        "held-out fraction of the training steps": args.val_fraction,
         "MLP hidden layers": args.hidden,
         "seed": args.seed,
         "model": str(model),
