@@ -193,19 +193,22 @@ def main(argv: list[str] | None = None) -> int:
     reference = reference_year(out, demo, steps, args.ranks, args.output_interval)
     print(f"bench: reference, {steps} steps in {reference['wall_s']} s", flush=True)
 
-    def hybrid(name: str, guard: str) -> dict:
+    def hybrid(name: str, guard: str):
         t0 = time.monotonic()
         run = run_hybrid(
             out / name, reference, model, "ml", args.ranks, ml_guard=guard, ml_guard_margin=args.guard_margin
         )
         wall = round(time.monotonic() - t0, 1)
         print(f"bench: {name}: {run.steps_survived} of {steps} steps in {wall} s {run.error}", flush=True)
-        result = evaluate_run(name, run, reference, "ml")
-        result.update(ml_guard=guard, wall_s=wall)
-        return result
+        return run, wall
 
+    # The host runs side by side; their evaluation one after the other (HDF5, under netCDF4,
+    # is not safe to use from two threads).
     with concurrent.futures.ThreadPoolExecutor(max(1, args.jobs)) as pool:
-        results = list(pool.map(lambda r: hybrid(*r), RUNS))
+        done = list(pool.map(lambda r: hybrid(*r), RUNS))
+    results = []
+    for (name, guard), (run, wall) in zip(RUNS, done, strict=True):
+        results.append({**evaluate_run(name, run, reference, "ml"), "ml_guard": guard, "wall_s": wall})
 
     rows = table_rows(results, reference)
     plot(results, out / "survival.png")

@@ -95,3 +95,5 @@ def test_bad_sizes_are_named(tmp_path, capsys):
     assert "--ranks must be >= 1" in capsys.readouterr().err
     assert cli.main(["demo", "--out", str(tmp_path), "--epochs", "0"]) == 1
     assert "--epochs must be >= 1" in capsys.readouterr().err
+    assert cli.main(["demo", "--out", str(tmp_path), "--val-fraction", "1.5"]) == 1
+    assert "--val-fraction must be between 0 and 1" in capsys.readouterr().err
