@@ -221,9 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         "ml_guard_margin": "host default (0.1)" if args.guard_margin is None else args.guard_margin,
     }
     write_report(out, setup, {"steps": steps, "budget": reference["budget"]}, results, pressure_hpa())
-    command = (
-        f"python bench/survival.py {args.outdir} --demo {args.demo} --days {args.days:g} --ranks {args.ranks}"
-    )
+    command = " ".join(["python bench/survival.py", *(sys.argv[1:] if argv is None else argv)])
     text = (
         f"# Survival benchmark\n\nThe demo's emulator for {args.days:g} days in `physics_mode = 'ml'` "
         f"from the demo's restart, {args.ranks} ranks, `dynamics = 'none'`; `{command}`.\n\n"
