@@ -11,6 +11,9 @@
 # HYBRIDGE_BENCH_ROUNDS (default 4), HYBRIDGE_BENCH_PLAN (ncol:warmup:reps per batch size
 # and round, default below), HYBRIDGE_BENCH_OPTIONS (more engine options for the Fortran
 # path, e.g. heap=system to time it under glibc's default heap policy).
+# The survival benchmark at the end (bench/survival.py, issue 15): HYBRIDGE_BENCH_SURVIVAL=0
+# skips it; HYBRIDGE_BENCH_SURVIVAL_DAYS (default 365), HYBRIDGE_BENCH_SURVIVAL_RANKS (2),
+# HYBRIDGE_BENCH_DEMO (the demo output it starts from, default demo_out; made if missing).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -79,3 +82,16 @@ fi
 # Issue 13: the same models as TorchScript and as .pt2 packages (v1 MLP, U-Net), time per
 # call through the C ABI at 1/16/384/4096 columns on 1 and 2 threads, called alternately.
 HYBRIDGE_BUILD=$build "$python" "$repo/bench/bench_formats.py" --out "$out/bench_formats.md"
+
+# Issue 15: the survival benchmark. The demo's emulator (year-round training data; `make demo`
+# made first when $HYBRIDGE_BENCH_DEMO has none) for a simulated year in ml mode with and
+# without the out-of-distribution guard, against the conventional reference
+# (bench_out/survival/{survival.md,survival.png,report.md}).
+if [ "${HYBRIDGE_BENCH_SURVIVAL:-1}" != 0 ]; then
+  demo=${HYBRIDGE_BENCH_DEMO:-$repo/demo_out}
+  if [ ! -f "$demo/emulator/model.pt" ] || [ ! -f "$demo/reference/reference.json" ]; then
+    HYBRIDGE_DEMO_OUT=$demo HYBRIDGE_PYTHON=$python bash "$repo/scripts/demo.sh"
+  fi
+  "$python" "$repo/bench/survival.py" "$out/survival" --demo "$demo" \
+    --days "${HYBRIDGE_BENCH_SURVIVAL_DAYS:-365}" --ranks "${HYBRIDGE_BENCH_SURVIVAL_RANKS:-2}"
+fi

@@ -12,6 +12,7 @@ std::vector<Guard::Bounds> Guard::bounds_of(const std::vector<TensorSpec> &specs
     Bounds b;
     b.offset = offset;
     b.batched = s.batched();
+    b.model_type = scalar_type(s.dtype);
     offset += s.per_column_numel();
     if (is_floating(s.dtype)) {
       if (s.train_min.empty())
@@ -49,7 +50,7 @@ void Guard::first_out_of_bounds(const std::vector<Bounds> &bounds, const std::ve
   for (size_t i = 0; i < bounds.size(); ++i) {
     const Bounds &b = bounds[i];
     if (!b.lo.defined()) continue;
-    const torch::Tensor x = arrays[i].to(torch::kCPU, torch::kDouble);
+    const torch::Tensor x = arrays[i].to(torch::kCPU).to(b.model_type).to(torch::kDouble);
     // !(lo <= x <= hi): NaN counts as out of bounds too.
     torch::Tensor bad = ((x >= b.lo) & (x <= b.hi)).logical_not();
     bad = b.batched ? bad.reshape({ncol, -1}) : bad.reshape({1, -1}).expand({ncol, -1});

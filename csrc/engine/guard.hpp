@@ -40,6 +40,9 @@ class Guard {
     torch::Tensor lo, hi;  // per-column shape, float64; undefined for integer tensors
     int64_t offset = 0;    // of the tensor's values in the role's concatenation
     bool batched = true;
+    // The model's dtype: values are compared as the model sees them, so a float64 host value
+    // that rounds to a float32 training value (a constant feature: min == max) is in range.
+    torch::ScalarType model_type = torch::kDouble;
   };
   static std::vector<Bounds> bounds_of(const std::vector<TensorSpec> &specs, Role role, double margin);
   static void first_out_of_bounds(const std::vector<Bounds> &bounds, const std::vector<torch::Tensor> &arrays,

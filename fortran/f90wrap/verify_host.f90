@@ -45,7 +45,7 @@ contains
     type(physics_state) :: state
     type(physics_ptend) :: ptend
     type(cam_out_t) :: co
-    logical :: col_good(size(ps)), run_ok
+    logical :: col_good(size(ps)), guarded(size(ps)), run_ok
     character(:), allocatable :: msg
     integer :: ncol
 
@@ -66,7 +66,7 @@ contains
     state%solin = solin
     state%lhflx = lhflx
     state%shflx = shflx
-    call ml_physics(state, ptend, co, col_good, run_ok, msg)
+    call ml_physics(state, ptend, co, col_good, guarded, run_ok, msg)  ! ml_guard is off here
     ok = merge(1, 0, run_ok)
     col_ok = merge(1, 0, col_good)
     if (.not. run_ok) then

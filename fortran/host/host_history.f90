@@ -17,11 +17,13 @@ module host_history
   character(8), parameter :: base_prof_units(4) = [character(8) :: 'K', 'kg/kg', 'K/s', 'kg/kg/s']
   character(16), parameter :: wind_prof(5) = [character(16) :: 'state_u', 'state_v', 'ptend_u', 'ptend_v', 'state_vt']
   character(8), parameter :: wind_prof_units(5) = [character(8) :: 'm/s', 'm/s', 'm/s2', 'm/s2', 'K m/s']
-  character(16), parameter :: base_sfc(11) = [character(16) :: &
+  ! guarded_fraction: the fraction of the interval's steps in which the emulator's guard
+  ! (ml_guard) found the column outside the training range.
+  character(16), parameter :: base_sfc(12) = [character(16) :: &
     'pbuf_SOLIN', 'pbuf_LHFLX', 'pbuf_SHFLX', 'cam_out_NETSW', 'cam_out_FLWDS', 'cam_out_PRECSC', &
-    'cam_out_PRECC', 'cam_out_SOLS', 'cam_out_SOLL', 'cam_out_SOLSD', 'cam_out_SOLLD']
-  character(8), parameter :: base_sfc_units(11) = [character(8) :: 'W/m2', 'W/m2', 'W/m2', &
-    'W/m2', 'W/m2', 'm/s', 'm/s', 'W/m2', 'W/m2', 'W/m2', 'W/m2']
+    'cam_out_PRECC', 'cam_out_SOLS', 'cam_out_SOLL', 'cam_out_SOLSD', 'cam_out_SOLLD', 'guarded_fraction']
+  character(8), parameter :: base_sfc_units(12) = [character(8) :: 'W/m2', 'W/m2', 'W/m2', &
+    'W/m2', 'W/m2', 'm/s', 'm/s', 'W/m2', 'W/m2', 'W/m2', 'W/m2', '1']
 
   !> Running sums since the last history write, and the names of the fields they hold.
   type, public :: history_t
@@ -57,12 +59,14 @@ contains
     hist%sfc = 0
   end subroutine history_init
 
-  !> Add one step: the state after physics, the physics tendencies, the physics inputs and outputs.
-  subroutine history_accumulate(hist, state, ptend, cam_out)
+  !> Add one step: the state after physics, the physics tendencies, the physics inputs and
+  !! outputs, and which columns the emulator's guard flagged.
+  subroutine history_accumulate(hist, state, ptend, cam_out, guarded)
     type(history_t), intent(inout) :: hist
     type(physics_state), intent(in) :: state
     type(physics_ptend), intent(in) :: ptend
     type(cam_out_t), intent(in) :: cam_out
+    logical, intent(in) :: guarded(:)
     hist%prof(:, :, 1) = hist%prof(:, :, 1) + state%t
     hist%prof(:, :, 2) = hist%prof(:, :, 2) + state%q
     hist%prof(:, :, 3) = hist%prof(:, :, 3) + ptend%t
@@ -78,13 +82,14 @@ contains
     hist%sfc(:, 9) = hist%sfc(:, 9) + cam_out%soll
     hist%sfc(:, 10) = hist%sfc(:, 10) + cam_out%solsd
     hist%sfc(:, 11) = hist%sfc(:, 11) + cam_out%solld
+    hist%sfc(:, 12) = hist%sfc(:, 12) + merge(1.0_r8, 0.0_r8, guarded)
     if (hist%winds) then
       hist%prof(:, :, 5) = hist%prof(:, :, 5) + state%u
       hist%prof(:, :, 6) = hist%prof(:, :, 6) + state%v
       hist%prof(:, :, 7) = hist%prof(:, :, 7) + ptend%u
       hist%prof(:, :, 8) = hist%prof(:, :, 8) + ptend%v
       hist%prof(:, :, 9) = hist%prof(:, :, 9) + state%v*state%t
-      hist%sfc(:, 12) = hist%sfc(:, 12) + state%ps
+      hist%sfc(:, 13) = hist%sfc(:, 13) + state%ps
     end if
     hist%nsamples = hist%nsamples + 1
   end subroutine history_accumulate

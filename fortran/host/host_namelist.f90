@@ -2,7 +2,7 @@
 !! Every key has a default; an unknown key, a value of the wrong type or an
 !! out-of-range value stops the run with a message that names the key.
 module host_namelist
-  use, intrinsic :: ieee_arithmetic, only: ieee_is_nan
+  use, intrinsic :: ieee_arithmetic, only: ieee_is_finite, ieee_is_nan
   use, intrinsic :: iso_fortran_env, only: int64, real64
   use host_calendar, only: model_date, parse_date
   implicit none (type, external)
@@ -13,7 +13,9 @@ module host_namelist
   ! Lengths of the string keys. The namelist is read into buffers one character longer, so
   ! that a longer value is refused with the key named instead of being cut silently.
   integer, parameter :: path_len = 512, option_len = 16, device_len = 32, var_len = 32, case_len = 64, &
-                        date_len = 16
+                        date_len = 16, engine_options_len = 512
+  !> Largest ml_guard_margin the engine accepts (a fraction of the training range).
+  real(real64), parameter :: max_guard_margin = 1000
 
   !> Outputs an emulator may own (ClimSim v1 target names).
   character(16), parameter :: ml_output_names(10) = [character(16) :: &
@@ -30,6 +32,9 @@ module host_namelist
     integer :: n_ml_variables = 0
     character(16) :: on_ml_error = 'abort'          !< abort | fallback
     character(16) :: nonfinite_policy = 'abort'     !< abort | fallback (non-finite emulator outputs)
+    character(16) :: ml_guard = 'off'               !< off | fallback | clip: columns outside the training range
+    real(real64) :: ml_guard_margin = 0.1_real64    !< allowed excess beyond the training range, fraction of it
+    character(engine_options_len) :: ml_options = ''  !< more engine options, 'key=value;...' (docs/options.md)
     integer :: spinup_steps = 0                     !< conventional steps before the emulator takes over
     integer :: ramp_steps = 0                       !< steps over which ML output is blended in linearly
     integer :: num_threads = 1                      !< intra-op threads of the inference engine per rank
@@ -65,7 +70,8 @@ contains
     character(:), allocatable, intent(out) :: errmsg
 
     character(option_len + 1) :: physics_mode, batching, on_ml_error, nonfinite_policy, stop_option, dynamics, &
-                                 truncation, physics_package
+                                 truncation, physics_package, ml_guard
+    character(engine_options_len + 1) :: ml_options
     character(device_len + 1) :: device
     character(var_len + 1) :: ml_variables(max_ml_variables)
     character(path_len + 1) :: model_path, restart_file, output_dir, climsim_dir
@@ -73,14 +79,14 @@ contains
     character(date_len + 1) :: start_date
     integer :: spinup_steps, ramp_steps, num_threads, ml_chunk, mli_interval_steps, &
                history_interval_steps, restart_interval_steps, log_interval_steps, nlev
-    real(real64) :: dyn_timestep
+    real(real64) :: dyn_timestep, ml_guard_margin
     integer(int64) :: stop_n
     logical :: restart_at_end, ml_cuda_graphs
     namelist /hybridge_nl/ physics_mode, model_path, device, batching, ml_cuda_graphs, ml_variables, on_ml_error, &
       nonfinite_policy, spinup_steps, ramp_steps, num_threads, ml_chunk, stop_option, stop_n, start_date, &
       mli_interval_steps, history_interval_steps, restart_interval_steps, restart_at_end, &
       restart_file, output_dir, case_name, climsim_dir, log_interval_steps, dynamics, truncation, nlev, &
-      dyn_timestep, physics_package
+      dyn_timestep, physics_package, ml_guard, ml_guard_margin, ml_options
 
     integer :: unit, ios, i, j, lineno
     character(512) :: iomsg, line
@@ -97,6 +103,9 @@ contains
     ml_variables = cfg%ml_variables
     on_ml_error = cfg%on_ml_error
     nonfinite_policy = cfg%nonfinite_policy
+    ml_guard = cfg%ml_guard
+    ml_guard_margin = cfg%ml_guard_margin
+    ml_options = cfg%ml_options
     spinup_steps = cfg%spinup_steps
     ramp_steps = cfg%ramp_steps
     num_threads = cfg%num_threads
@@ -168,6 +177,8 @@ contains
     if (.not. fits('dynamics', dynamics, option_len)) return
     if (.not. fits('truncation', truncation, option_len)) return
     if (.not. fits('physics_package', physics_package, option_len)) return
+    if (.not. fits('ml_guard', ml_guard, option_len)) return
+    if (.not. fits('ml_options', ml_options, engine_options_len)) return
     if (.not. fits('device', device, device_len)) return
     if (.not. fits('model_path', model_path, path_len)) return
     if (.not. fits('restart_file', restart_file, path_len)) return
@@ -187,6 +198,13 @@ contains
     if (.not. one_of('stop_option', stop_option, [character(16) :: 'nsteps', 'ndays'])) return
     if (.not. one_of('dynamics', dynamics, [character(16) :: 'none', 'spectral'])) return
     if (.not. one_of('physics_package', physics_package, [character(16) :: 'moist', 'held_suarez'])) return
+    if (.not. one_of('ml_guard', ml_guard, [character(16) :: 'off', 'fallback', 'clip'])) return
+    if (.not. ieee_is_finite(ml_guard_margin) .or. ml_guard_margin < 0 .or. ml_guard_margin > max_guard_margin) then
+      write (probe, '(g0)') ml_guard_margin
+      errmsg = 'namelist key ml_guard_margin = '//trim(probe)//': must be a number from 0 to 1000 '// &
+               '(the allowed excess beyond the training range, as a fraction of that range)'
+      return
+    end if
     if (trim(physics_package) == 'held_suarez' .and. trim(dynamics) /= 'spectral') then
       errmsg = "namelist key physics_package = 'held_suarez': needs dynamics = 'spectral' (it forces winds)"
       return
@@ -277,6 +295,10 @@ contains
         return
       end if
     end select
+    if (trim(physics_mode) == 'conventional' .and. trim(ml_guard) /= 'off') then
+      errmsg = "namelist key ml_guard = '"//trim(ml_guard)//"': set, but physics_mode = 'conventional' uses no emulator"
+      return
+    end if
     if (trim(physics_mode) /= 'conventional' .and. len_trim(model_path) == 0) then
       errmsg = "namelist key model_path: required for physics_mode = '"//trim(physics_mode)//"'"
       return
@@ -288,6 +310,9 @@ contains
     cfg%batching = trim(batching)
     cfg%on_ml_error = trim(on_ml_error)
     cfg%nonfinite_policy = trim(nonfinite_policy)
+    cfg%ml_guard = trim(ml_guard)
+    cfg%ml_guard_margin = ml_guard_margin
+    cfg%ml_options = trim(ml_options)
     cfg%ml_cuda_graphs = ml_cuda_graphs
     cfg%spinup_steps = spinup_steps
     cfg%ramp_steps = ramp_steps

@@ -32,7 +32,7 @@ program hybridge_host
   implicit none (type, external)
 
   type(MPI_Comm) :: comm
-  integer :: rank, nranks, nqneg, n_fallback, sums(2), sums_glob(2)
+  integer :: rank, nranks, nqneg, n_fallback, sums(3), sums_glob(3)
   integer(int64) :: nstep, n, nsteps_run, n_fallback_total
   logical :: root, ok, restart_written, winds
   character(:), allocatable :: errmsg, nml_file, climsim_dir
@@ -48,6 +48,7 @@ program hybridge_host
   type(dyn_diagnostics_t) :: dyn_diag
   type(model_date) :: start_date, d, d_end
   real(r8), allocatable :: t_before(:, :), q_before(:, :), rad_col(:), ml_state(:, :)
+  logical, allocatable :: guarded(:)
   real(r8) :: wall_start, wall_log, wall_now
   integer :: steps_since_log
 
@@ -75,7 +76,7 @@ program hybridge_host
   call cam_out_alloc(cam_out, grid%ncol)
   call history_init(hist, grid%ncol, winds)
   call physics_driver_init(grid%ncol)
-  allocate (t_before(nlev, grid%ncol), q_before(nlev, grid%ncol), rad_col(grid%ncol))
+  allocate (t_before(nlev, grid%ncol), q_before(nlev, grid%ncol), rad_col(grid%ncol), guarded(grid%ncol))
   state%lat = grid%lat(grid%col_start:grid%col_start + grid%ncol - 1)
   state%lon = grid%lon(grid%col_start:grid%col_start + grid%ncol - 1)
   if (cfg%physics_mode /= 'conventional') call ml_init(cfg, grid%ncol, comm)
@@ -114,7 +115,7 @@ program hybridge_host
           date_tag(model_time(nstep)), climsim_dir
     write (output_unit, '("hybridge-host: ",a)') dynamics_describe()
     write (output_unit, '(a)') '   step date              T_mean[K]  dE_phys  E_sources  E_resid[W/m2]'// &
-      '   dW_phys     W_sources   W_resid[kg/m2/s] precip[mm/d] fallback qneg steps/s'
+      '   dW_phys     W_sources   W_resid[kg/m2/s] precip[mm/d] fallback qneg steps/s guarded'
   end if
 
   wall_start = MPI_Wtime()
@@ -134,7 +135,7 @@ program hybridge_host
 
     t_before = state%t
     q_before = state%q
-    call physics_driver_run(cfg, nstep, grid%col_start, state, ptend, cam_out, rad_col, n_fallback)
+    call physics_driver_run(cfg, nstep, grid%col_start, state, ptend, cam_out, rad_col, n_fallback, guarded)
     call physics_update(state, ptend, nqneg)
     call stability_guard(grid, rank, state, t_before, q_before, d, cfg%output_dir)
     if (output_due(cfg%mli_interval_steps, nstep)) then
@@ -145,18 +146,20 @@ program hybridge_host
     nstep = nstep + 1
     d_end = model_time(nstep)
     steps_since_log = steps_since_log + 1
-    sums = [n_fallback, nqneg]
-    call MPI_Reduce(sums, sums_glob, 2, MPI_INTEGER, MPI_SUM, 0, comm)
+    sums = [n_fallback, nqneg, count(guarded)]
+    call MPI_Reduce(sums, sums_glob, 3, MPI_INTEGER, MPI_SUM, 0, comm)
     if (root) n_fallback_total = n_fallback_total + sums_glob(1)
     call MPI_Bcast(n_fallback_total, 1, MPI_INTEGER8, 0, comm)
     if (mod(nstep, int(cfg%log_interval_steps, int64)) == 0) then
       budget = global_budgets(grid, comm, root, state, t_before, q_before, cam_out, rad_col)
       wall_now = MPI_Wtime()
       ! The step in 7 columns as long as it fits, so that the table stays aligned.
-      if (root) write (output_unit, '(a,1x,a,f10.4,3es11.3,1x,3es12.3,f10.4,2i7,f10.2)') step_text(nstep), date_tag(d_end), &
-        budget%t_mean, budget%de_phys, budget%e_sources, budget%de_phys - budget%e_sources, &
+      ! guarded: the step's columns outside the emulator's training range (ml_guard), last
+      ! so that readers of the older columns find them where they were.
+      if (root) write (output_unit, '(a,1x,a,f10.4,3es11.3,1x,3es12.3,f10.4,2i7,f10.2,i8)') step_text(nstep), &
+        date_tag(d_end), budget%t_mean, budget%de_phys, budget%e_sources, budget%de_phys - budget%e_sources, &
         budget%dw_phys, budget%w_sources, budget%dw_phys - budget%w_sources, budget%precip, &
-        sums_glob(1), sums_glob(2), steps_since_log/max(wall_now - wall_log, 1.0e-9_r8)
+        sums_glob(1), sums_glob(2), steps_since_log/max(wall_now - wall_log, 1.0e-9_r8), sums_glob(3)
       if (winds .and. root) then
         dyn_diag = dynamics_diagnostics()
         write (output_unit, '("    dyn ",a," ps_mean[Pa] ",f11.3," dE_dyn[W/m2] ",es11.3," max|v|[m/s] ",f8.2, &
@@ -166,7 +169,7 @@ program hybridge_host
       steps_since_log = 0
     end if
 
-    call history_accumulate(hist, state, ptend, cam_out)
+    call history_accumulate(hist, state, ptend, cam_out, guarded)
     if (output_due(cfg%history_interval_steps, nstep)) then
       call history_write(hist, grid, comm, trim(cfg%output_dir)//'/'//trim(cfg%case_name)//'.h0.'// &
                          date_tag(d_end)//'.nc', root)

@@ -39,7 +39,9 @@ contains
   !> nstep: steps since the initial start (carried by restarts), for spin-up and ramp.
   !! rad_col: column radiative heating of the conventional radiation [W/m2].
   !! n_fallback: columns of this rank that fell back to conventional physics this step.
-  subroutine physics_driver_run(cfg, nstep, col_start, state, ptend, cam_out, rad_col, n_fallback)
+  !! guarded: columns whose emulator inputs or outputs left the training range (ml_guard
+  !! 'fallback': among the n_fallback; 'clip': clipped by the engine).
+  subroutine physics_driver_run(cfg, nstep, col_start, state, ptend, cam_out, rad_col, n_fallback, guarded)
     type(host_config), intent(in) :: cfg
     integer(int64), intent(in) :: nstep
     integer, intent(in) :: col_start
@@ -48,6 +50,7 @@ contains
     type(cam_out_t), intent(inout) :: cam_out
     real(r8), intent(out) :: rad_col(:)
     integer, intent(out) :: n_fallback
+    logical, intent(out) :: guarded(:)
     character(:), allocatable :: errmsg
     character(160) :: where
     logical :: call_ok
@@ -55,6 +58,7 @@ contains
     integer :: i, v
 
     n_fallback = 0
+    guarded = .false.
     if (cfg%physics_package == 'held_suarez') then
       call held_suarez_tend(state, ptend)
       call zero_cam_out(cam_out)
@@ -69,7 +73,7 @@ contains
     call copy_cam_out(cam_out_conv, cam_out)
     if (cfg%physics_mode == 'conventional' .or. nstep < cfg%spinup_steps) return
 
-    call ml_physics(state, ptend_ml, cam_out_ml, col_ok, call_ok, errmsg)
+    call ml_physics(state, ptend_ml, cam_out_ml, col_ok, guarded, call_ok, errmsg)
     if (.not. call_ok) then
       if (cfg%on_ml_error == 'abort') call abort_run('emulator failed (on_ml_error = abort): '//errmsg)
       n_fallback = state%ncol
@@ -77,7 +81,8 @@ contains
     end if
     do i = 1, state%ncol
       if (col_ok(i)) cycle
-      if (cfg%nonfinite_policy == 'abort') then
+      ! A column the guard handed back is the conventional physics' whatever the emulator returned.
+      if (cfg%nonfinite_policy == 'abort' .and. .not. (guarded(i) .and. cfg%ml_guard == 'fallback')) then
         write (where, '("emulator returned non-finite outputs for global column ",i0, &
                & " (nonfinite_policy = abort)")') col_start + i - 1
         call abort_run(trim(where))

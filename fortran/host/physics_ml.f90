@@ -7,11 +7,12 @@
 !! run per step; recurrent state stays in the engine and is copied out for restarts.
 module physics_ml
   use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
+  use, intrinsic :: iso_fortran_env, only: int64
   use host_abort, only: abort_run
   use host_constants, only: r8, nlev
   use host_namelist, only: host_config
-  use hybridge, only: hyb_bind_input, hyb_bind_output, hyb_count, hyb_free, hyb_get_state, HYB_INPUT, &
-    hyb_layout, hyb_load, hyb_model, HYB_OK, HYB_OUTPUT, hyb_run, hyb_set_state, HYB_STATE, &
+  use hybridge, only: hyb_bind_input, hyb_bind_output, hyb_count, hyb_free, hyb_get_state, hyb_guard_columns, &
+    HYB_INPUT, hyb_layout, hyb_load, hyb_model, HYB_OK, HYB_OUTPUT, hyb_run, hyb_set_state, HYB_STATE, &
     hyb_tensor_info
   use mpi_f08, only: MPI_Comm
   use physics_types, only: physics_state, physics_ptend, cam_out_t
@@ -37,6 +38,10 @@ module physics_ml
   type(ml_tensor), allocatable, target :: inputs(:), outputs(:)
   type(ml_state), allocatable :: states(:)
   character(:), allocatable :: model_path
+  !> ml_guard: off | fallback | clip, and the guard's report of the last run per column
+  !! (first value out of the widened training range, 0-based; -1 within it).
+  character(:), allocatable :: guard
+  integer(int64), allocatable :: first_input(:), first_output(:)
 
 contains
 
@@ -45,18 +50,30 @@ contains
     integer, intent(in) :: ncol
     type(MPI_Comm), intent(in) :: comm
     character(1024) :: msg
-    character(160) :: options
+    character(160) :: buf
+    character(:), allocatable :: options
     integer :: ierr, n, v
     logical :: found
 
     model_path = trim(cfg%model_path)
-    write (options, '("threads=",i0,";batching=",a,";chunk=",i0,";nonfinite=pass")') &
+    guard = trim(cfg%ml_guard)
+    write (buf, '("threads=",i0,";batching=",a,";chunk=",i0,";nonfinite=pass")') &
       cfg%num_threads, trim(cfg%batching), cfg%ml_chunk
-    if (cfg%ml_cuda_graphs) options = trim(options)//';cuda_graphs=on'
+    options = trim(buf)
+    if (cfg%ml_cuda_graphs) options = options//';cuda_graphs=on'
+    if (guard /= 'off') then
+      ! g0 writes the margin with every digit, so the engine's guard is the namelist's.
+      write (buf, '(";guard=",a,";guard_margin=",g0)') guard, cfg%ml_guard_margin
+      options = options//trim(buf)
+    end if
+    ! The user's engine options come last: where they repeat a key, theirs is the one in force.
+    if (len_trim(cfg%ml_options) > 0) options = options//';'//trim(cfg%ml_options)
     msg = ''
-    call hyb_load(model, model_path, device=trim(cfg%device), options=trim(options), &
+    call hyb_load(model, model_path, device=trim(cfg%device), options=options, &
                   comm=comm%mpi_val, stat=ierr, errmsg=msg)
-    if (ierr /= HYB_OK) call abort_run("cannot load emulator '"//model_path//"': "//trim(msg))
+    if (ierr /= HYB_OK) call abort_run("cannot load emulator '"//model_path//"' (engine options '"//options// &
+                                       "'): "//trim(msg))
+    allocate (first_input(ncol), first_output(ncol))
 
     allocate (inputs(hyb_count(model, HYB_INPUT)), outputs(hyb_count(model, HYB_OUTPUT)), &
               states(hyb_count(model, HYB_STATE)))
@@ -136,12 +153,15 @@ contains
   end function variable_size
 
   !> Run the emulator on all columns. ok = .false. (with errmsg) when the engine fails;
-  !! col_ok(i) = .false. where column i got a non-finite output.
-  subroutine ml_physics(state, ptend, cam_out, col_ok, ok, errmsg)
+  !! col_ok(i) = .false. where column i got a non-finite output, or, with ml_guard =
+  !! 'fallback', where its inputs or outputs left the training range (guarded(i) = .true.:
+  !! the conventional physics takes the column). With ml_guard = 'clip' guarded(i) marks the
+  !! columns the engine clipped; with 'off' it is .false. everywhere.
+  subroutine ml_physics(state, ptend, cam_out, col_ok, guarded, ok, errmsg)
     type(physics_state), intent(in) :: state
     type(physics_ptend), intent(inout) :: ptend
     type(cam_out_t), intent(inout) :: cam_out
-    logical, intent(out) :: col_ok(:), ok
+    logical, intent(out) :: col_ok(:), guarded(:), ok
     character(:), allocatable, intent(out) :: errmsg
     character(1024) :: msg
     integer :: n, v, a, b, ierr, run_ierr, i
@@ -188,10 +208,17 @@ contains
     end if
     ok = ierr == HYB_OK
     col_ok = ok
+    guarded = .false.
+    if (ok .and. guard /= 'off') then
+      call hyb_guard_columns(model, first_input(1:state%ncol), first_output(1:state%ncol), stat=ierr, errmsg=msg)
+      ok = ierr == HYB_OK
+      guarded = first_input(1:state%ncol) >= 0 .or. first_output(1:state%ncol) >= 0
+    end if
     if (.not. ok) then
       errmsg = "emulator '"//model_path//"': "//trim(msg)
       return
     end if
+    if (guard == 'fallback') col_ok = .not. guarded
 
     do n = 1, size(outputs)
       do i = 1, state%ncol

@@ -21,13 +21,14 @@ contains
                    'but this hybridge-host was built without it')
   end subroutine ml_init
 
-  subroutine ml_physics(state, ptend, cam_out, col_ok, ok, errmsg)
+  subroutine ml_physics(state, ptend, cam_out, col_ok, guarded, ok, errmsg)
     type(physics_state), intent(in) :: state
     type(physics_ptend), intent(inout) :: ptend
     type(cam_out_t), intent(inout) :: cam_out
-    logical, intent(out) :: col_ok(:), ok
+    logical, intent(out) :: col_ok(:), guarded(:), ok
     character(:), allocatable, intent(out) :: errmsg
     col_ok = .false.
+    guarded = .false.
     ok = .false.
     errmsg = 'hybridge-host was built without the hybridge library'
   end subroutine ml_physics

@@ -7,9 +7,10 @@ configuration ``i // len(seeds)`` with seed ``seeds[i % len(seeds)]``::
 
     out: ensemble_out            # optional; --out wins
     reference:                   # made once (conventional physics), shared by all members
-      train_days: 5              # training data
+      train_days: 365            # training data: the seasonal cycle
       hybrid_days: 5             # length of every hybrid run and of the reference it is judged on
-      train_interval: 1          # .mli/.mlo every N steps in the training leg
+                                 # (365: the survival benchmark's year, over seeds)
+      train_interval: 73         # .mli/.mlo every N steps in the training leg
       output_interval: 3         # .mli/.mlo every N steps in the evaluated runs
       ranks: 2
     ranks_per_member: 1          # MPI ranks of each hybrid run
@@ -21,7 +22,9 @@ configuration ``i // len(seeds)`` with seed ``seeds[i % len(seeds)]``::
 
 An example: ``python/hybridge/online/ensemble_example.yaml``. Configuration keys: hidden,
 epochs, batch_size, physics_mode (ml | partial), ml_variables, nonfinite_policy
-(abort | fallback), train_set (extra ``hybridge train --set`` items).
+(abort | fallback), ml_guard (off | fallback | clip: the host's out-of-distribution guard),
+ml_guard_margin (its margin, a fraction of the training range; null: the host's default),
+train_set (extra ``hybridge train --set`` items).
 
 Locally the members run in parallel, as many at a time as the machine's cores allow
 (``--jobs``); ``--slurm`` writes Slurm batch scripts instead (the reference, a job array
@@ -51,9 +54,9 @@ from .online.workflow import evaluate_run, make_reference, run_hybrid, train_and
 
 # the same sizes as `hybridge demo`, so an ensemble in the demo's folder reuses its reference
 REFERENCE_DEFAULTS = {
-    "train_days": 5.0,
+    "train_days": 365.0,
     "hybrid_days": 5.0,
-    "train_interval": 1,
+    "train_interval": 73,
     "output_interval": 3,
     "ranks": 2,
 }
@@ -64,6 +67,8 @@ CONFIG_DEFAULTS = {
     "physics_mode": "ml",
     "ml_variables": [],
     "nonfinite_policy": "abort",
+    "ml_guard": "off",
+    "ml_guard_margin": None,
     "train_set": [],
 }
 SLURM_DEFAULTS = {"partition": None, "time": "02:00:00", "account": None, "extra": []}
@@ -123,6 +128,13 @@ def load_spec(path) -> dict:
             raise SpecError(f"{where}: physics_mode 'partial' needs ml_variables")
         if c["nonfinite_policy"] not in ("abort", "fallback"):
             raise SpecError(f"{where}: nonfinite_policy must be 'abort' or 'fallback'")
+        if c["ml_guard"] not in ("off", "fallback", "clip"):
+            raise SpecError(f"{where}: ml_guard must be 'off', 'fallback' or 'clip', got {c['ml_guard']!r}")
+        margin = c["ml_guard_margin"]
+        if margin is not None and not (
+            isinstance(margin, (int, float)) and not isinstance(margin, bool) and 0 <= margin <= 1000
+        ):
+            raise SpecError(f"{where}: ml_guard_margin must be a number from 0 to 1000, got {margin!r}")
         if not (
             isinstance(c["hidden"], list)
             and c["hidden"]
@@ -181,6 +193,8 @@ def run_member(spec: dict, out: Path, index: int) -> dict:
         spec["ranks_per_member"],
         c["ml_variables"],
         c["nonfinite_policy"],
+        c["ml_guard"],
+        c["ml_guard_margin"],
     )
     result = evaluate_run(m["name"], host_run, reference, c["physics_mode"], c["ml_variables"])
     result.update(configuration=m["configuration"], seed=m["seed"], index=index)
@@ -251,6 +265,7 @@ def summarize(spec: dict, out: Path) -> Path:
                 "final_rmse_q_g_per_kg": met.get("final_rmse_q_g_per_kg", math.nan),
                 "mean_rmse_t_K": met.get("mean_rmse_t_K", math.nan),
                 "mean_rmse_q_g_per_kg": met.get("mean_rmse_q_g_per_kg", math.nan),
+                "mean_guarded_fraction": (r.get("guard") or {}).get("mean_guarded_fraction", math.nan),
             }
         )
     buf = io.StringIO()
@@ -281,6 +296,7 @@ def summarize(spec: dict, out: Path) -> Path:
                 ),
                 "mean RMSE T (K)": spread("mean_rmse_t_K"),
                 "mean RMSE q (g/kg)": spread("mean_rmse_q_g_per_kg"),
+                "guarded fraction": spread("mean_guarded_fraction"),
             }
         )
     _plot_survival(by_config, out / "survival.png")

@@ -69,6 +69,33 @@ def test_clip_clips_inputs_and_outputs_to_the_widened_range(doubled):
     assert (x == _columns()).all()  # the caller's inputs are not touched
 
 
+def test_a_constant_feature_is_judged_as_the_model_sees_it(tmp_path):
+    """Training data are float32: a feature that never varied has min == max at a float32
+    value. A float64 host value that rounds to it is in range (the model sees that value),
+    however small the margin; one float32 step away is out."""
+    q_top = np.float32(1.7756963e-06)
+    path = tmp_path / "constant.pt"
+    stats = {
+        "min": [float(q_top)] * 4,
+        "max": [float(q_top)] * 4,
+        "mean": [float(q_top)] * 4,
+        "std": [0.0] * 4,
+    }
+    manifest = Manifest(
+        inputs=[TensorSpec("x", [4], training=stats)],
+        outputs=[TensorSpec("y", [4], training=_stats(4, -1.0, 1.0))],
+    )
+    with models._torchscript():
+        save_model(torch.jit.script(_Double()), manifest, path)
+    x = np.full((3, 4), float(q_top))
+    x[0, 2] = 1.7756962753312847e-06  # float64, rounds to q_top in float32
+    x[1, 1] = float(np.nextafter(q_top, np.float32(1.0)))  # the next float32
+    with Model(path, options={"guard": "fallback", "guard_margin": 0.0}) as m:
+        m.run({"x": x})
+        first_in, _ = m.guard_columns(3)
+    assert x[0, 2] != float(q_top) and first_in.tolist() == [-1, 1, -1]
+
+
 def test_the_report_does_not_depend_on_the_decomposition(doubled):
     x = _columns()
     with Model(doubled, options={"guard": "fallback", "chunk": 2}) as m:

@@ -24,6 +24,7 @@ def demo(host_with_ml, shared_out):
         HYBRIDGE_DEMO_OUT=str(shared_out),
         HYBRIDGE_DEMO_RANKS=str(r["ranks"]),
         HYBRIDGE_DEMO_TRAIN_DAYS=str(r["train_days"]),
+        HYBRIDGE_DEMO_TRAIN_INTERVAL=str(r["train_interval"]),
         HYBRIDGE_DEMO_HYBRID_DAYS=str(r["hybrid_days"]),
         HYBRIDGE_DEMO_EPOCHS="1",
         HYBRIDGE_DEMO_HIDDEN="32",
@@ -45,10 +46,17 @@ def test_demo_writes_report_figures_and_summary(demo):
         "## Zonal-mean bias",
         "## Precipitation distribution",
         "## Column water and energy drift",
+        "## Out-of-distribution guard",
     ):
         assert section in report
     figures = sorted(p.name for p in (out / "figures").glob("*.png"))
-    assert figures == ["budget_drift.png", "precipitation.png", "rmse_T_q.png", "zonal_mean_bias.png"]
+    assert figures == [
+        "budget_drift.png",
+        "guarded_fraction.png",
+        "precipitation.png",
+        "rmse_T_q.png",
+        "zonal_mean_bias.png",
+    ]
     for name in figures:
         assert (out / "figures" / name).read_bytes()[:8] == PNG_MAGIC
         assert f"figures/{name}" in report
@@ -87,3 +95,5 @@ def test_bad_sizes_are_named(tmp_path, capsys):
     assert "--ranks must be >= 1" in capsys.readouterr().err
     assert cli.main(["demo", "--out", str(tmp_path), "--epochs", "0"]) == 1
     assert "--epochs must be >= 1" in capsys.readouterr().err
+    assert cli.main(["demo", "--out", str(tmp_path), "--val-fraction", "1.5"]) == 1
+    assert "--val-fraction must be between 0 and 1" in capsys.readouterr().err

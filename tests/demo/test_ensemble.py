@@ -61,6 +61,12 @@ def test_members_cross_configurations_and_seeds(tmp_path):
         ({"configurations": {"x": {"physics_mode": "partial"}}}, "needs ml_variables"),
         ({"configurations": {"x": {"hidden": [0]}}}, "hidden must be a list of positive integers"),
         ({"reference": {"days": 3}}, "reference: unknown key 'days'"),
+        ({"configurations": {"x": {"ml_guard": "on"}}}, "ml_guard must be 'off', 'fallback' or 'clip'"),
+        ({"configurations": {"x": {"ml_guard_margin": -1}}}, "ml_guard_margin must be a number from 0"),
+        (
+            {"configurations": {"x": {"ml_guard_margin": float("nan")}}},
+            "ml_guard_margin must be a number from 0",
+        ),
     ],
 )
 def test_bad_specs_are_named(tmp_path, over, message):

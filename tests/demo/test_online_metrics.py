@@ -171,6 +171,23 @@ def test_host_log_rows_and_budget_residuals():
     assert b["fallback_columns"] == 4
 
 
+GUARDED_LOG = """    1 0002-02-01-01200  249.3256 -1.590E+02 -1.590E+02  2.000E+00   -1.353E-04  -1.353E-04  1.000E-05   11.9164      0      0      1.46       0
+    2 0002-02-01-02400  249.3256 -1.590E+02 -1.590E+02  2.000E+00   -1.353E-04  -1.353E-04  1.000E-05   11.9164     96      0      1.46      96
+    3 0002-02-01-03600  249.3256 -1.590E+02 -1.590E+02  2.000E+00   -1.353E-04  -1.353E-04  1.000E-05   11.9164     48      0      1.46      48
+"""
+
+
+def test_guard_statistics_from_the_guarded_log_column():
+    rows = parse_log(GUARDED_LOG)
+    assert [r["guarded"] for r in rows] == [0, 96, 48]
+    assert all(r["guarded"] == 0 for r in parse_log(LOG))  # a log from before the guard
+    g = metrics.guard_statistics(rows, ncol=384, steps_per_day=72)
+    assert g["guarded_fraction"] == [0.0, 0.25, 0.125]
+    assert g["days"] == pytest.approx([1 / 72, 2 / 72, 3 / 72])
+    assert g["mean_guarded_fraction"] == pytest.approx(0.125) and g["max_guarded_fraction"] == 0.25
+    assert g["steps_with_guarded_columns"] == 2 and g["guarded_columns"] == 144
+
+
 def test_namelist_text_quotes_strings_and_lists():
     text = namelist_text(
         physics_mode="partial", ml_variables=["ptend_t", "cam_out_NETSW"], stop_n=3, restart_at_end=False

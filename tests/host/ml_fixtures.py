@@ -9,6 +9,9 @@ few steps; these follow simple formulas, so a test can check what the host did w
                   h would change the results.
     nan_at_night  relax_v1, but every output is NaN in columns with SOLIN == 0.
     runaway       relax_v1 plus 0.1 K/s of heating everywhere: T leaves [150, 350] K in one step.
+
+make(..., training=...) records training ranges in the manifest (what the guard, ml_guard,
+checks the columns against).
 """
 
 from __future__ import annotations
@@ -107,7 +110,9 @@ def _t_ref(climsim_dir: Path) -> np.ndarray:
         return np.asarray(m["state_t"][:], dtype=np.float32)
 
 
-def make(kind: str, path: Path, climsim_dir: Path) -> Path:
+def make(kind: str, path: Path, climsim_dir: Path, training: dict | None = None) -> Path:
+    """training: {"x": {min, max, mean, std}, "y": {...}} per value of a column, or None."""
+    training = training or {}
     t_ref = _t_ref(climsim_dir)
     states = []
     if kind == "recurrent_v1":
@@ -119,8 +124,8 @@ def make(kind: str, path: Path, climsim_dir: Path) -> Path:
         module = _Relax(t_ref, nan_at_night=kind == "nan_at_night")
     manifest = Manifest(
         name=kind,
-        inputs=[TensorSpec("x", [124], layout=layout_from_sizes(INPUTS))],
-        outputs=[TensorSpec("y", [128], layout=layout_from_sizes(OUTPUTS))],
+        inputs=[TensorSpec("x", [124], layout=layout_from_sizes(INPUTS), training=training.get("x"))],
+        outputs=[TensorSpec("y", [128], layout=layout_from_sizes(OUTPUTS), training=training.get("y"))],
         states=states,
         provenance={"made_by": "tests/host/ml_fixtures.py", "kind": kind},
     )

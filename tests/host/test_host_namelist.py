@@ -39,6 +39,23 @@ CASES = [
         "  ml_variables = 'ptend_t'\n",
         "physics_mode = 'conventional' uses no emulator",
     ),
+    (
+        "unknown guard mode",
+        "  ml_guard = 'sometimes'\n",
+        "ml_guard = 'sometimes': expected one of 'off' 'fallback' 'clip'",
+    ),
+    ("negative guard margin", "  ml_guard_margin = -0.5\n", "ml_guard_margin = -0.5"),
+    (
+        "guard margin not a number",
+        "  ml_guard_margin = NaN\n",
+        "ml_guard_margin = NaN: must be a number from 0",
+    ),
+    ("infinite guard margin", "  ml_guard_margin = Inf\n", "ml_guard_margin = Inf: must be a number from 0"),
+    (
+        "guard in conventional mode",
+        "  ml_guard = 'clip'\n",
+        "ml_guard = 'clip': set, but physics_mode = 'conventional' uses no emulator",
+    ),
 ]
 
 

@@ -4,6 +4,14 @@ reference run (conventional physics, ClimSim-format output, restart) -> ``hybrid
 -> ``hybridge export`` -> hybrid run (physics_mode = ml) and partial-coupling run from the
 reference's restart -> online evaluation -> ``report.md`` + figures + ``metrics.json``.
 Every size is a flag; scripts/demo.sh maps HYBRIDGE_DEMO_* environment variables onto them.
+
+The training data cover the seasonal cycle: the reference's training leg runs a whole year
+(``--train-days 365``) from the initial state and writes a pair every 73 steps
+(``--train-interval``): one sample a day, 20 minutes later each day, so the samples walk
+through every hour of the day and every month with as much data as five days at every
+step. An emulator trained on one season leaves its training range when the season turns
+(issue 15); the hybrid runs then start from the reference's state a year after the
+initial date.
 """
 
 from __future__ import annotations
@@ -53,8 +61,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--train-days",
         type=float,
-        default=5.0,
-        help="days of reference run written as training data (default 5)",
+        default=365.0,
+        help="days of the reference run's training leg, sampled every --train-interval steps "
+        "(default 365: the whole seasonal cycle)",
     )
     p.add_argument(
         "--hybrid-days",
@@ -63,7 +72,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="days of each hybrid run, and of the reference it is compared with (default 5)",
     )
     p.add_argument(
-        "--train-interval", type=int, default=1, help="write training .mli/.mlo every N steps (default 1)"
+        "--train-interval",
+        type=int,
+        default=73,
+        help="write training .mli/.mlo every N steps (default 73: one pair a day, 20 min later each day)",
     )
     p.add_argument(
         "--output-interval",
@@ -80,6 +92,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="training seed")
     p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.05,
+        help="the latest fraction of the training steps held out for validation (default 0.05: the "
+        "last ~18 days of a year, so that the emulator still sees the whole seasonal cycle)",
+    )
+    p.add_argument(
         "--partial-variables",
         default=",".join(PARTIAL_VARIABLES),
         help="outputs the emulator owns in the partial-coupling run, comma-separated ('' skips that run)",
@@ -90,11 +109,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="abort",
         help="host namelist nonfinite_policy of the hybrid runs (default abort)",
     )
+    p.add_argument(
+        "--ml-guard",
+        choices=("off", "fallback", "clip"),
+        default="off",
+        help="host namelist ml_guard of the hybrid runs: columns outside the training range fall back "
+        "to conventional physics, are clipped, or pass (default off)",
+    )
+    p.add_argument(
+        "--ml-guard-margin",
+        type=float,
+        default=None,
+        help="host namelist ml_guard_margin: allowed excess beyond the training range, as a fraction "
+        "of it (default: the host's, 0.1)",
+    )
 
 
 def run(args) -> int:
     if args.ranks < 1:
         raise ValueError(f"--ranks must be >= 1, got {args.ranks}")
+    if not 0 < args.val_fraction < 1:
+        raise ValueError(f"--val-fraction must be between 0 and 1, got {args.val_fraction}")
     for flag in ("train_interval", "output_interval", "epochs"):
         if getattr(args, flag) < 1:
             raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
@@ -117,7 +152,14 @@ def run(args) -> int:
         out, args.train_days, args.hybrid_days, args.ranks, args.train_interval, args.output_interval
     )
     stage("reference")
-    model = train_and_export(reference, out / "emulator", args.epochs, args.hidden, args.seed)
+    model = train_and_export(
+        reference,
+        out / "emulator",
+        args.epochs,
+        args.hidden,
+        args.seed,
+        extra_sets=[f"val_fraction={args.val_fraction}"],
+    )
     stage("train + export")
 
     runs = []
@@ -129,7 +171,15 @@ def run(args) -> int:
             flush=True,
         )
         host_run = run_hybrid(
-            out / name, reference, model, mode, args.ranks, variables, args.nonfinite_policy
+            out / name,
+            reference,
+            model,
+            mode,
+            args.ranks,
+            variables,
+            args.nonfinite_policy,
+            args.ml_guard,
+            args.ml_guard_margin,
         )
         runs.append(evaluate_run(name, host_run, reference, mode, variables))
         stage(name)
@@ -141,12 +191,16 @@ def run(args) -> int:
         "training data every N steps": args.train_interval,
         "evaluated output every N steps": args.output_interval,
         "epochs": args.epochs,
+        "held-out fraction of the training steps": args.val_fraction,
         "MLP hidden layers": args.hidden,
         "seed": args.seed,
         "model": str(model),
         "offline validation (last epoch)": _last_epoch(out / "emulator" / "train" / "history.csv"),
         "partial-coupling variables": partial,
         "nonfinite_policy": args.nonfinite_policy,
+        "ml_guard": args.ml_guard
+        if args.ml_guard_margin is None
+        else f"{args.ml_guard}, margin {args.ml_guard_margin}",
     }
     reference_summary = {
         "steps": reference["train_steps"] + reference["eval_steps"],

@@ -2,7 +2,9 @@
 
 The host prints one log row per ``log_interval_steps`` on rank 0 (hybridge_host.f90):
 ``step date T_mean[K] dE_phys E_sources E_resid[W/m2] dW_phys W_sources W_resid[kg/m2/s]
-precip[mm/d] fallback qneg steps/s``. A run that the stability guard or the emulator stops
+precip[mm/d] fallback qneg steps/s guarded`` (``guarded``: columns outside the emulator's
+training range, namelist ``ml_guard``; logs of hosts older than the guard lack it and read
+as 0). A run that the stability guard or the emulator stops
 exits non-zero after its last completed step's row, so the number of rows (at
 ``log_interval_steps = 1``) is the number of steps the run survived.
 """
@@ -32,6 +34,7 @@ LOG_COLUMNS = (
     "fallback",
     "qneg",
     "steps_per_s",
+    "guarded",
 )
 
 
@@ -87,9 +90,9 @@ def parse_log(stdout: str) -> list[dict]:
     rows = []
     for line in stdout.splitlines():
         parts = line.split()
-        if len(parts) != len(LOG_COLUMNS) or not parts[0].isdigit():
+        if len(parts) not in (len(LOG_COLUMNS), len(LOG_COLUMNS) - 1) or not parts[0].isdigit():
             continue
-        row = {"step": int(parts[0]), "date": parts[1]}
+        row = {"step": int(parts[0]), "date": parts[1], "guarded": 0.0}
         for key, text in zip(LOG_COLUMNS[2:], parts[2:], strict=False):
             try:
                 row[key] = float(text)

@@ -227,6 +227,23 @@ def compare(ref: Trajectory, run: Trajectory, grid) -> dict:
     }
 
 
+def guard_statistics(rows: list[dict], ncol: int, steps_per_day: int) -> dict:
+    """What the emulator's guard (host namelist ``ml_guard``) flagged, from the host's log rows
+    (``log_interval_steps = 1``): per step the fraction of the ``ncol`` columns outside the
+    training range, over days since the run's start, and summaries of it."""
+    guarded = np.array([r.get("guarded", 0.0) for r in rows], dtype=float)
+    fraction = guarded / ncol
+    finite = fraction[np.isfinite(fraction)]
+    return {
+        "days": [(i + 1) / steps_per_day for i in range(len(rows))],
+        "guarded_fraction": fraction.tolist(),
+        "mean_guarded_fraction": float(finite.mean()) if finite.size else float("nan"),
+        "max_guarded_fraction": float(finite.max()) if finite.size else float("nan"),
+        "steps_with_guarded_columns": int((finite > 0).sum()),
+        "guarded_columns": int(finite.sum() * ncol),
+    }
+
+
 def budget_residuals(rows: list[dict]) -> dict:
     """Mean physics budget residuals from the host's log rows: energy in W/m2, water in
     mm/day (1 kg/m2 of water is 1 mm); the conventional physics closes both to round-off."""

@@ -2,8 +2,9 @@
 
 ``runs`` is a list of dicts, one per hybrid run, as :func:`hybridge.online.workflow.evaluate_run`
 returns them: name, physics_mode, ml_variables, steps_requested, steps_survived, completed,
-error, metrics (:func:`hybridge.online.metrics.compare`) and budget
-(:func:`hybridge.online.metrics.budget_residuals`).
+error, metrics (:func:`hybridge.online.metrics.compare`), budget
+(:func:`hybridge.online.metrics.budget_residuals`) and guard
+(:func:`hybridge.online.metrics.guard_statistics`).
 """
 
 from __future__ import annotations
@@ -64,6 +65,19 @@ def plot_rmse(runs, path: Path) -> str:
     return _save_time_panels(
         fig, axes, ("T: global mass-weighted RMSE (K)", "q: global mass-weighted RMSE (g/kg)"), path
     )
+
+
+def plot_guarded_fraction(runs, path: Path) -> str:
+    """Per step, the fraction of columns the emulator's guard (ml_guard) found outside the
+    training range; a run without the guard shows 0."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for r in runs:
+        g = r.get("guard") or {}
+        ax.plot(
+            g.get("days", []), np.array(g.get("guarded_fraction", []), dtype=float) * 100.0, label=r["name"]
+        )
+    return _save_time_panels(fig, [ax], ["columns outside the training range (% per step)"], path)
 
 
 def plot_zonal_bias(runs, pressure_hpa: np.ndarray, path: Path) -> str:
@@ -144,6 +158,7 @@ def summary_rows(runs) -> list[dict]:
                 "run": r["name"],
                 "physics_mode": r["physics_mode"],
                 "survived": f"{r['steps_survived']}/{r['steps_requested']}",
+                "survival (days)": _fmt(r.get("survival_days"), ".1f"),
                 "final RMSE T (K)": _fmt(m.get("final_rmse_t_K")),
                 "final RMSE q (g/kg)": _fmt(m.get("final_rmse_q_g_per_kg")),
                 "mean RMSE T (K)": _fmt(m.get("mean_rmse_t_K")),
@@ -152,6 +167,9 @@ def summary_rows(runs) -> list[dict]:
                 "E residual (W/m²)": _fmt(b.get("energy_residual_W_per_m2")),
                 "W residual (mm/day)": _fmt(b.get("water_residual_mm_per_day")),
                 "fallback columns": str(b.get("fallback_columns", "n/a")),
+                "guarded (mean % of columns)": _fmt(
+                    100.0 * (r.get("guard") or {}).get("mean_guarded_fraction", math.nan)
+                ),
             }
         )
     return rows
@@ -187,6 +205,7 @@ def write_report(out: Path, setup: dict, reference: dict, runs: list[dict], pres
     rmse_png = plot_rmse(runs, figs / "rmse_T_q.png")
     bias_png = plot_zonal_bias(runs, pressure_hpa, figs / "zonal_mean_bias.png")
     budget_png = plot_budgets(runs, figs / "budget_drift.png")
+    guard_png = plot_guarded_fraction(runs, figs / "guarded_fraction.png")
     scored = _scored(runs)
     precip_png = plot_precip(
         _longest(runs)["precip_density"]["ref"] if scored else np.zeros(len(PRECIP_BIN_EDGES) - 1),
@@ -246,6 +265,26 @@ def write_report(out: Path, setup: dict, reference: dict, runs: list[dict], pres
         "columns of the table are the physics' own budget errors per step (host log).",
         "",
         f"![budget drift]({figs.name}/{budget_png})",
+        "",
+        "## Out-of-distribution guard",
+        "",
+        "Columns whose emulator inputs or outputs left the training range recorded in the "
+        "model's manifest (widened by the guard margin), per step, from the host log "
+        "(namelist `ml_guard`: `fallback` hands them to the conventional physics, `clip` "
+        "clips them; with the guard off nothing is checked and the curve is 0).",
+        "",
+    ]
+    for r in runs:
+        g = r.get("guard") or {}
+        lines.append(
+            f"- {r['name']}: survived {_fmt(r.get('survival_days'), '.1f')} days; guarded columns "
+            f"{g.get('guarded_columns', 'n/a')} in {g.get('steps_with_guarded_columns', 'n/a')} steps, "
+            f"mean {_fmt(100.0 * g.get('mean_guarded_fraction', math.nan))} %, "
+            f"max {_fmt(100.0 * g.get('max_guarded_fraction', math.nan))} % of the columns"
+        )
+    lines += [
+        "",
+        f"![guarded fraction]({figs.name}/{guard_png})",
         "",
     ]
     return write_text(out / "report.md", "\n".join(lines))

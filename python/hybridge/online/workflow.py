@@ -24,7 +24,14 @@ from ..data import load_grid
 from ..data.climsim import P0
 from ..files import read_json, write_json
 from .host import STEPS_PER_DAY, HostRun, run_host
-from .metrics import budget_residuals, common_stamps, compare, complete_pairs, load_trajectory
+from .metrics import (
+    budget_residuals,
+    common_stamps,
+    compare,
+    complete_pairs,
+    guard_statistics,
+    load_trajectory,
+)
 
 CASE = "E3SM-MMF"
 V1_MLP_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "v1_mlp.yaml"
@@ -200,10 +207,14 @@ def run_hybrid(
     nranks: int,
     ml_variables: list[str] | None = None,
     nonfinite_policy: str = "abort",
+    ml_guard: str = "off",
+    ml_guard_margin: float | None = None,
 ) -> HostRun:
     """The host from the reference's restart with the emulator, as long as the evaluation leg
     and with its output interval (so the time stamps match); a fresh ``run_dir`` each time so
-    that no file of an earlier run is mistaken for this one's."""
+    that no file of an earlier run is mistaken for this one's. ``ml_guard`` and
+    ``ml_guard_margin``: the host's out-of-distribution guard (docs/host_model.md); a margin of
+    None keeps the host's default."""
     run_dir = Path(run_dir)
     if run_dir.exists():
         shutil.rmtree(run_dir)
@@ -221,6 +232,10 @@ def run_hybrid(
     }
     if physics_mode == "partial":
         keys["ml_variables"] = list(ml_variables or [])
+    if ml_guard != "off":
+        keys["ml_guard"] = ml_guard
+        if ml_guard_margin is not None:
+            keys["ml_guard_margin"] = float(ml_guard_margin)
     steps = reference["eval_steps"]
     return run_host(run_dir, nranks, steps, timeout=_timeout(steps), **keys)
 
@@ -235,9 +250,11 @@ def evaluate_run(
         "ml_variables": list(ml_variables or []),
         "steps_requested": run.steps_requested,
         "steps_survived": run.steps_survived,
+        "survival_days": run.steps_survived / STEPS_PER_DAY,
         "completed": run.completed,
         "error": run.error,
         "budget": budget_residuals(run.rows),
+        "guard": guard_statistics(run.rows, load_grid().lat.size, STEPS_PER_DAY),
         "metrics": None,
     }
     out = run.run_dir / "output"
