@@ -16,9 +16,11 @@
 ! and the outputs of the last call of each path and batch size to
 ! OUTPUT_DIR/<path>_t<threads>_n<ncol>.f64.
 program bench_fortran
-  use, intrinsic :: iso_c_binding, only: c_int, c_int64_t, c_double, c_char, c_null_char
+  use, intrinsic :: iso_c_binding, only: c_int, c_int64_t, c_char, c_null_char
   use, intrinsic :: iso_fortran_env, only: real32, real64, int64, error_unit
   use hybridge, only: hyb_forward, hyb_free, hyb_load, hyb_model
+  use libtorch_reference_api, only: bench_reference_load, bench_reference_prepare, bench_reference_forward, &
+    bench_reference_output
   implicit none (type, external)
 
   interface
@@ -29,33 +31,6 @@ program bench_fortran
       character(kind=c_char), intent(in) :: old(*), new(*)
       integer(c_int) :: status
     end function c_rename
-    ! libtorch_reference.cpp
-    function bench_reference_load(path, threads) bind(c) result(status)
-      import :: c_int, c_char
-      implicit none (type, external)
-      character(kind=c_char), intent(in) :: path(*)
-      integer(c_int), value :: threads
-      integer(c_int) :: status
-    end function bench_reference_load
-    function bench_reference_prepare(x, ncol, ninput) bind(c) result(status)
-      import :: c_int, c_int64_t, c_double
-      implicit none (type, external)
-      real(c_double), intent(in) :: x(*)
-      integer(c_int64_t), value :: ncol, ninput
-      integer(c_int) :: status
-    end function bench_reference_prepare
-    function bench_reference_forward() bind(c) result(status)
-      import :: c_int
-      implicit none (type, external)
-      integer(c_int) :: status
-    end function bench_reference_forward
-    function bench_reference_output(y, n) bind(c) result(status)
-      import :: c_int, c_int64_t, c_double
-      implicit none (type, external)
-      real(c_double), intent(out) :: y(*)
-      integer(c_int64_t), value :: n
-      integer(c_int) :: status
-    end function bench_reference_output
   end interface
 
   character(len=:), allocatable :: model_path, input_path, plan_path, threads_text

@@ -8,29 +8,14 @@
 ! Usage: profile_forward MODEL INPUT NINPUT NOUTPUT NCOL KIND PATH NCALLS
 !   KIND real32|real64 (the host array's kind), PATH hybridge|libtorch.
 program profile_forward
-  use, intrinsic :: iso_c_binding, only: c_int, c_int64_t, c_double, c_char, c_null_char
+  use, intrinsic :: iso_c_binding, only: c_int, c_int64_t, c_null_char
   use, intrinsic :: iso_fortran_env, only: real32, real64
   use hybridge, only: hyb_free, hyb_load
+  use libtorch_reference_api, only: bench_reference_load, bench_reference_prepare
   use profile_forward_calls, only: model, raw_libtorch, host_real32, x8, y8, x4, y4, calls, &
                                    profile_timed_calls
   implicit none (type, external)
 
-  interface
-    function bench_reference_load(path, threads) bind(c) result(status)
-      import :: c_int, c_char
-      implicit none (type, external)
-      character(kind=c_char), intent(in) :: path(*)
-      integer(c_int), value :: threads
-      integer(c_int) :: status
-    end function bench_reference_load
-    function bench_reference_prepare(x, ncol, ninput) bind(c) result(status)
-      import :: c_int, c_int64_t, c_double
-      implicit none (type, external)
-      real(c_double), intent(in) :: x(*)
-      integer(c_int64_t), value :: ncol, ninput
-      integer(c_int) :: status
-    end function bench_reference_prepare
-  end interface
 
   integer, parameter :: warmup = 20
   character(len=:), allocatable :: model_path, input_path, kind_name, path_name

@@ -4,17 +4,10 @@ module profile_forward_calls
   use, intrinsic :: iso_c_binding, only: c_int
   use, intrinsic :: iso_fortran_env, only: real32, real64
   use hybridge, only: hyb_forward, hyb_model
+  use libtorch_reference_api, only: bench_reference_forward
   implicit none (type, external)
   private
   public :: profile_timed_calls, calls
-
-  interface
-    function bench_reference_forward() bind(c) result(status)
-      import :: c_int
-      implicit none (type, external)
-      integer(c_int) :: status
-    end function bench_reference_forward
-  end interface
 
   type(hyb_model), public :: model
   logical, public :: raw_libtorch = .false., host_real32 = .false.
