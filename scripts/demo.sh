@@ -3,7 +3,7 @@
 #   reference run (conventional physics, 2 ranks) -> hybridge train -> hybridge export
 #   -> hybrid run (physics_mode = ml) and partial-coupling run from the reference's restart
 #   -> online evaluation report in $HYBRIDGE_DEMO_OUT (default demo_out/report.md).
-# Sizes (environment; the defaults take about DEMO_MINUTES minutes on 2 free cores):
+# Sizes (environment; the defaults take about 8 minutes on 2 cores, see README):
 #   HYBRIDGE_DEMO_OUT=demo_out  HYBRIDGE_DEMO_RANKS=2  HYBRIDGE_DEMO_TRAIN_DAYS=365
 #   HYBRIDGE_DEMO_TRAIN_INTERVAL=73  HYBRIDGE_DEMO_HYBRID_DAYS=5  HYBRIDGE_DEMO_EPOCHS=15
 #   HYBRIDGE_DEMO_HIDDEN=512,512,512,512  HYBRIDGE_DEMO_SEED=0
