@@ -7,6 +7,7 @@ pressure), the tropical surface winds, and it reports the zonal-mean temperature
 heat flux. Writes ``OUTDIR/held_suarez.md`` (table) and ``OUTDIR/held_suarez.png`` (figure).
 
     python bench/held_suarez.py OUTDIR [--days 1200] [--spinup 200] [--truncation T42] [--nlev 20]
+                                       [--levels sigma|climsim]
     python bench/held_suarez.py OUTDIR --analyse-only    # the run is already in OUTDIR/run
 
 Reference values, Held and Suarez (1994, Bull. Amer. Meteor. Soc. 75, 1825), Fig. 2 (the
@@ -183,13 +184,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spinup", type=int, default=200)
     parser.add_argument("--truncation", default="T42")
     parser.add_argument("--nlev", type=int, default=20)
+    parser.add_argument(
+        "--levels",
+        choices=("sigma", "climsim"),
+        default="sigma",
+        help="equally spaced sigma levels as in the paper (default), or every (60/nlev)-th ClimSim interface",
+    )
     parser.add_argument("--ranks", type=int, default=2)
     parser.add_argument("--analyse-only", action="store_true")
     args = parser.parse_args(argv)
     out = args.outdir.resolve()
     run_dir = out / "run"
     seconds = None
-    command = f"python bench/held_suarez.py {args.outdir} --days {args.days} --truncation {args.truncation}"
+    command = (
+        f"python bench/held_suarez.py {args.outdir} --days {args.days} --spinup {args.spinup} "
+        f"--truncation {args.truncation} --nlev {args.nlev} --levels {args.levels}"
+    )
     if not args.analyse_only:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "atm_in").write_text(
@@ -197,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
                 dynamics="spectral",
                 truncation=args.truncation,
                 nlev=args.nlev,
+                vertical_levels=args.levels,
                 physics_package="held_suarez",
                 stop_option="ndays",
                 stop_n=args.days,

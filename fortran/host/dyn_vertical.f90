@@ -5,7 +5,8 @@
 !! Columns are (nlev, ncol) arrays, the physics layout.
 !!
 !! For each layer:  dp_k = p_{k+1/2} - p_{k-1/2},  lnr_k = ln(p_{k+1/2}/p_{k-1/2}),
-!!   alpha_k = 1 - p_{k-1/2} lnr_k/dp_k  (S&B eq. 3.7; the model top p_{1/2} > 0 here),
+!!   alpha_k = 1 - p_{k-1/2} lnr_k/dp_k  (S&B eq. 3.7), and alpha_1 = ln 2 where the model top
+!!   p_{1/2} is zero (S&B's choice for that layer, used alike in Phi and the pressure gradient),
 !!   the pressure-gradient term  R T_k (grad ln p)_k = R T_k c_k grad ln ps  with
 !!   c_k = ps [B_{k-1/2} lnr_k + alpha_k dB_k]/dp_k  (S&B eq. 3.11; c_k = 1 in sigma coordinates),
 !!   the geopotential  Phi_k = Phi_s + sum_{j>k} R T_j lnr_j + alpha_k R T_k  (S&B eq. 3.8).
@@ -13,7 +14,7 @@ module dyn_vertical
   use host_constants, only: r8, rair
   implicit none (type, external)
   private
-  public :: vertical_init, layer_geometry, geopotential, vertical_advection, level_counts
+  public :: vertical_init, vertical_init_sigma, layer_geometry, geopotential, vertical_advection, level_counts
 
   !> Level counts the core takes: the ClimSim 60 levels, or every 2nd .. 6th of their interfaces.
   integer, parameter :: level_counts(6) = [60, 30, 20, 15, 12, 10]
@@ -48,6 +49,22 @@ contains
     vert%b_half = vert%hybi
   end subroutine vertical_init
 
+  !> nlev equally spaced sigma levels from sigma = 0 to 1 (A = 0, B = sigma): the levels of
+  !! Held and Suarez (1994), whose benchmark climatology was computed on 20 of them.
+  subroutine vertical_init_sigma(vert, nlev)
+    type(vertical_t), intent(out) :: vert
+    integer, intent(in) :: nlev
+    integer :: k
+    vert%nlev = nlev
+    vert%hyai = [(0.0_r8, k=0, nlev)]
+    vert%hybi = [(real(k, r8)/real(nlev, r8), k=0, nlev)]
+    vert%hyam = 0.5_r8*(vert%hyai(1:nlev) + vert%hyai(2:nlev + 1))
+    vert%hybm = 0.5_r8*(vert%hybi(1:nlev) + vert%hybi(2:nlev + 1))
+    allocate (vert%a_half(0:nlev), vert%b_half(0:nlev))
+    vert%a_half = 0.0_r8
+    vert%b_half = vert%hybi
+  end subroutine vertical_init_sigma
+
   !> Layer quantities of S&B for columns with surface pressure ps(ncol).
   subroutine layer_geometry(vert, ps, p_half, dp, lnr, alpha, c)
     type(vertical_t), intent(in) :: vert
@@ -60,8 +77,15 @@ contains
       end do
       do k = 1, vert%nlev
         dp(k, i) = p_half(k, i) - p_half(k - 1, i)
-        lnr(k, i) = log(p_half(k, i)/p_half(k - 1, i))
-        alpha(k, i) = 1.0_r8 - p_half(k - 1, i)*lnr(k, i)/dp(k, i)
+        if (p_half(k - 1, i) > 0.0_r8) then
+          lnr(k, i) = log(p_half(k, i)/p_half(k - 1, i))
+          alpha(k, i) = 1.0_r8 - p_half(k - 1, i)*lnr(k, i)/dp(k, i)
+        else
+          ! A top at p = 0: lnr_1 is infinite but only ever multiplies sums over the layers
+          ! above layer 1 (none), so it is set to 0 to keep those products zero.
+          lnr(k, i) = 0.0_r8
+          alpha(k, i) = log(2.0_r8)
+        end if
         c(k, i) = ps(i)*(vert%b_half(k - 1)*lnr(k, i) + alpha(k, i)*(vert%b_half(k) - vert%b_half(k - 1)))/dp(k, i)
       end do
     end do

@@ -13,7 +13,7 @@ module dynamics
   use dyn_gaussian_grid, only: truncation_grid, known_truncations
   use dyn_spectral, only: dyn_spectral_t, dyn_spectral_init, dyn_spectral_set_state, dyn_spectral_run, &
     dyn_spectral_to_grid, dyn_spectral_add_increments, dyn_spectral_allgather_old, dyn_spectral_global_mean
-  use dyn_vertical, only: vertical_t, vertical_init
+  use dyn_vertical, only: vertical_t, vertical_init, vertical_init_sigma
   use held_suarez, only: held_suarez_t_eq
   use host_abort, only: abort_run, stop_run
   use host_calendar, only: model_date
@@ -39,6 +39,7 @@ module dynamics
   !! u dt sqrt(N(N+1))/a below 1 for the fastest winds (jets and the polar night in the sponge).
   real(r8), parameter :: u_max_cfl = 100.0_r8
   real(r8), parameter :: perturbation = 0.1_r8    !< initial temperature noise amplitude [K]
+  integer, parameter :: max_sigma_levels = 200
 
   !> What the log prints about the dynamics every log interval (global, valid on all ranks).
   type, public :: dyn_diagnostics_t
@@ -50,6 +51,7 @@ module dynamics
 
   character(16) :: kind = 'none'
   character(16) :: truncation = 'none'
+  character(16) :: vertical_levels = 'climsim'
   type(dyn_spectral_t) :: core
   !> The state the dynamics handed to the physics (before the humidity fill), on this rank's columns.
   real(r8), allocatable :: t_dyn(:, :), q_dyn(:, :), u_dyn(:, :), v_dyn(:, :)
@@ -91,8 +93,19 @@ contains
     call truncation_grid(cfg%truncation, ntr, nlat, nlon, ok)
     if (.not. ok) call stop_run("namelist key truncation = '"//trim(cfg%truncation)// &
                                 "': not a truncation of the spectral core; expected one of "//known_truncations())
-    call read_climsim_levels(climsim_dir, hyai, hybi, p0)
-    call vertical_init(vert, hyai, hybi, p0, cfg%nlev, ok)
+    vertical_levels = cfg%vertical_levels
+    if (vertical_levels == 'sigma') then
+      if (cfg%nlev < 2 .or. cfg%nlev > max_sigma_levels) then
+        write (msg, '("namelist key nlev = ",i0,": vertical_levels = ''sigma'' takes 2 to ",i0," levels")') &
+          cfg%nlev, max_sigma_levels
+        call stop_run(trim(msg))
+      end if
+      call vertical_init_sigma(vert, cfg%nlev)
+      ok = .true.
+    else
+      call read_climsim_levels(climsim_dir, hyai, hybi, p0)
+      call vertical_init(vert, hyai, hybi, p0, cfg%nlev, ok)
+    end if
     if (.not. ok) then
       write (msg, '("namelist key nlev = ",i0,": the spectral core takes 60 (the ClimSim levels) or 30, 20, 15, ", &
             & "12, 10 (every 2nd to 6th ClimSim interface)")') cfg%nlev
@@ -133,8 +146,8 @@ contains
     if (kind == 'none') then
       text = 'dynamics none (large-scale forcing), ClimSim grid 384 columns, 60 levels'
     else
-      write (buf, '("dynamics spectral ",a,", Gaussian grid ",i0," x ",i0,", ",i0," levels, time step ")') &
-        trim(truncation), core%tr%nlat, core%tr%nlon, nlev
+      write (buf, '("dynamics spectral ",a,", Gaussian grid ",i0," x ",i0,", ",i0," ",a," levels, time step ")') &
+        trim(truncation), core%tr%nlat, core%tr%nlon, nlev, trim(vertical_levels)
       write (buf(len_trim(buf) + 2:), '(a," (",i0," per physics step)")') seconds(core%dt), core%nsub
       text = trim(buf)
     end if
@@ -229,6 +242,7 @@ contains
     call out_att(f, 'dynamics', trim(kind))
     call out_att(f, 'truncation', trim(truncation))
     call out_att(f, 'nlev', nlev)
+    call out_att(f, 'vertical_levels', trim(vertical_levels))
     if (kind == 'none') return
     call dyn_spectral_allgather_old(core)
     nspec = core%tr%nspec
@@ -250,7 +264,7 @@ contains
   subroutine dynamics_restart_matches(path, errmsg)
     character(*), intent(in) :: path
     character(:), allocatable, intent(out) :: errmsg
-    character(64) :: file_dyn, file_trunc
+    character(64) :: file_dyn, file_trunc, file_levels
     character(256) :: msg
     integer :: ncid, file_nlev
     errmsg = ''
@@ -261,6 +275,9 @@ contains
     if (nf90_get_att(ncid, nf90_global, 'dynamics', file_dyn) /= nf90_noerr) file_dyn = '(none recorded)'
     if (nf90_get_att(ncid, nf90_global, 'truncation', file_trunc) /= nf90_noerr) file_trunc = '(none recorded)'
     if (nf90_get_att(ncid, nf90_global, 'nlev', file_nlev) /= nf90_noerr) file_nlev = -1
+    file_levels = ''
+    ! Restart files from before the key was added were all on the ClimSim levels.
+    if (nf90_get_att(ncid, nf90_global, 'vertical_levels', file_levels) /= nf90_noerr) file_levels = 'climsim'
     call nc_check(nf90_close(ncid), path, 'close')
     if (trim(file_dyn) /= trim(kind)) then
       errmsg = "restart file '"//path//"' was written with dynamics = '"//trim(file_dyn)// &
@@ -272,6 +289,9 @@ contains
       write (msg, '("restart file ''",a,"'' has ",i0," levels; this run has nlev = ",i0," (namelist key nlev)")') &
         path, file_nlev, nlev
       errmsg = trim(msg)
+    else if (kind /= 'none' .and. trim(file_levels) /= trim(vertical_levels)) then
+      errmsg = "restart file '"//path//"' was written with vertical_levels = '"//trim(file_levels)// &
+               "'; this run has vertical_levels = '"//trim(vertical_levels)//"' (namelist key vertical_levels)"
     end if
   end subroutine dynamics_restart_matches
 

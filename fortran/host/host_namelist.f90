@@ -56,6 +56,7 @@ module host_namelist
     character(16) :: dynamics = 'none'              !< none (large-scale forcing) | spectral
     character(16) :: truncation = 'T21'             !< spectral truncation, 'T<N>'
     integer :: nlev = 60                            !< levels: 60 (ClimSim) or fewer (spectral only)
+    character(16) :: vertical_levels = 'climsim'    !< climsim (hybrid, every (60/nlev)-th) | sigma (equally spaced)
     real(real64) :: dyn_timestep = 0                !< dynamics time step [s]; 0: as long as the CFL limit allows
     character(16) :: physics_package = 'moist'      !< moist (conventional physics) | held_suarez (dry forcing)
   end type host_config
@@ -70,7 +71,7 @@ contains
     character(:), allocatable, intent(out) :: errmsg
 
     character(option_len + 1) :: physics_mode, batching, on_ml_error, nonfinite_policy, stop_option, dynamics, &
-                                 truncation, physics_package, ml_guard
+                                 truncation, physics_package, ml_guard, vertical_levels
     character(engine_options_len + 1) :: ml_options
     character(device_len + 1) :: device
     character(var_len + 1) :: ml_variables(max_ml_variables)
@@ -86,7 +87,7 @@ contains
       nonfinite_policy, spinup_steps, ramp_steps, num_threads, ml_chunk, stop_option, stop_n, start_date, &
       mli_interval_steps, history_interval_steps, restart_interval_steps, restart_at_end, &
       restart_file, output_dir, case_name, climsim_dir, log_interval_steps, dynamics, truncation, nlev, &
-      dyn_timestep, physics_package, ml_guard, ml_guard_margin, ml_options
+      vertical_levels, dyn_timestep, physics_package, ml_guard, ml_guard_margin, ml_options
 
     integer :: unit, ios, i, j, lineno
     character(512) :: iomsg, line
@@ -125,6 +126,7 @@ contains
     dynamics = cfg%dynamics
     truncation = cfg%truncation
     nlev = cfg%nlev
+    vertical_levels = cfg%vertical_levels
     dyn_timestep = cfg%dyn_timestep
     physics_package = cfg%physics_package
 
@@ -176,6 +178,7 @@ contains
     if (.not. fits('stop_option', stop_option, option_len)) return
     if (.not. fits('dynamics', dynamics, option_len)) return
     if (.not. fits('truncation', truncation, option_len)) return
+    if (.not. fits('vertical_levels', vertical_levels, option_len)) return
     if (.not. fits('physics_package', physics_package, option_len)) return
     if (.not. fits('ml_guard', ml_guard, option_len)) return
     if (.not. fits('ml_options', ml_options, engine_options_len)) return
@@ -197,6 +200,7 @@ contains
     if (.not. one_of('nonfinite_policy', nonfinite_policy, [character(16) :: 'abort', 'fallback'])) return
     if (.not. one_of('stop_option', stop_option, [character(16) :: 'nsteps', 'ndays'])) return
     if (.not. one_of('dynamics', dynamics, [character(16) :: 'none', 'spectral'])) return
+    if (.not. one_of('vertical_levels', vertical_levels, [character(16) :: 'climsim', 'sigma'])) return
     if (.not. one_of('physics_package', physics_package, [character(16) :: 'moist', 'held_suarez'])) return
     if (.not. one_of('ml_guard', ml_guard, [character(16) :: 'off', 'fallback', 'clip'])) return
     if (.not. ieee_is_finite(ml_guard_margin) .or. ml_guard_margin < 0 .or. ml_guard_margin > max_guard_margin) then
@@ -217,6 +221,13 @@ contains
     if (trim(dynamics) == 'none' .and. nlev /= 60) then
       write (probe, '(i0)') nlev
       errmsg = 'namelist key nlev = '//trim(probe)//": dynamics = 'none' runs on the ClimSim grid's 60 levels"
+      return
+    end if
+    ! The moist physics, the ClimSim output and the emulators are defined on levels with a top
+    ! above zero pressure (the physics take logarithms of interface pressures).
+    if (trim(vertical_levels) == 'sigma' .and. trim(physics_package) /= 'held_suarez') then
+      errmsg = "namelist key vertical_levels = 'sigma': only for physics_package = 'held_suarez' "// &
+               '(the moist physics needs the ClimSim levels, whose top is above zero pressure)'
       return
     end if
     if (dyn_timestep < 0 .or. ieee_is_nan(dyn_timestep)) then
@@ -332,6 +343,7 @@ contains
     cfg%dynamics = trim(dynamics)
     cfg%truncation = trim(truncation)
     cfg%nlev = nlev
+    cfg%vertical_levels = trim(vertical_levels)
     cfg%dyn_timestep = dyn_timestep
     cfg%physics_package = trim(physics_package)
     ok = .true.

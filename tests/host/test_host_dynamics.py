@@ -43,11 +43,13 @@ def dyn_rows(stdout: str) -> list[dict]:
     return rows
 
 
-def test_held_suarez_ten_days_stable_mass_energy(host_exe, tmp_path):
+@pytest.mark.parametrize("levels", ["climsim", "sigma"])
+def test_held_suarez_ten_days_stable_mass_energy(host_exe, tmp_path, levels):
     days = 10
     nml = write_namelist(
         tmp_path / "atm_in",
         physics_package="held_suarez",
+        vertical_levels=levels,
         stop_option="ndays",
         stop_n=days,
         history_interval_steps=72 * days,

@@ -292,6 +292,19 @@ NAMELIST_CASES = {
         "physics_package = 'dry'",
         "physics_package = 'dry': expected one of 'moist'",
     ),
+    "unknown vertical levels": (
+        "dynamics = 'spectral'\n  vertical_levels = 'eta'",
+        "namelist key vertical_levels = 'eta': expected one of 'climsim' 'sigma'",
+    ),
+    "sigma levels under the moist physics": (
+        "dynamics = 'spectral'\n  vertical_levels = 'sigma'\n  nlev = 20",
+        "namelist key vertical_levels = 'sigma': only for physics_package = 'held_suarez'",
+    ),
+    "sigma levels, absurd count": (
+        "dynamics = 'spectral'\n  physics_package = 'held_suarez'\n"
+        "  vertical_levels = 'sigma'\n  nlev = 100000",
+        "namelist key nlev = 100000: vertical_levels = 'sigma' takes 2 to 200 levels",
+    ),
 }
 
 
@@ -347,6 +360,18 @@ MISMATCH_CASES = {
         "spectral",
         {"dynamics": "spectral", "truncation": "T21", "nlev": 30},
         "has 20 levels; this run has nlev = 30 (namelist key nlev)",
+    ),
+    "other vertical levels": (
+        "spectral",
+        {
+            "dynamics": "spectral",
+            "truncation": "T21",
+            "nlev": 20,
+            "vertical_levels": "sigma",
+            "physics_package": "held_suarez",
+        },
+        "was written with vertical_levels = 'climsim'; this run has vertical_levels = 'sigma' "
+        "(namelist key vertical_levels)",
     ),
 }
 
