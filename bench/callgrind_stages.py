@@ -3,8 +3,8 @@
 Usage: ``callgrind_stages.py NCALLS RAW_PROFILE HYBRIDGE_PROFILE...`` (files written by
 ``valgrind --tool=callgrind --toggle-collect=profile_timed_calls``; scripts/profile_call.sh).
 Prints a markdown table: for raw libtorch and each hybridge profile, the instructions (Ir)
-per call in total and, for hybridge, per stage of ``hyb_forward``, each stage the inclusive
-cost of the functions that make it, divided by NCALLS. Instruction counts do not depend on
+per call in total and, for hybridge, per stage of ``hyb_forward``, each stage from the
+inclusive costs of the functions that make it, divided by NCALLS. Instruction counts do not depend on
 what else the machine runs, so two profiles of the same build agree to a few instructions.
 """
 
@@ -15,14 +15,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-# Stages of one hyb_forward: (label, functions whose inclusive cost it is). The functions are
-# matched at the start of callgrind's name, so overloads count once each.
-STAGES = [
-    ("queries (hyb_model_count, hyb_model_tensor_info)", ["hyb_model_count", "hyb_model_tensor_info"]),
-    ("binds (hyb_model_bind: registry, checks, bindings map)", ["hyb_model_bind"]),
-    ("run: binding checks and non-finite scan (prepare_run)", ["hyb::Engine::prepare_run("]),
-    ("run: the model's forward (TorchScript)", ["hyb::Engine::forward("]),
-]
+# The calls of one hyb_forward: Fortran wrapper -> hyb_model_forward (C ABI: handle look-up
+# and lock, the arguments as host arrays) -> Engine::forward_arrays (checks, non-finite scan,
+# views, the model's forward, the copies into the outputs). Functions are matched at the start
+# of callgrind's name, so overloads count once each.
+ABI_CALL = ["hyb_model_forward"]
+ENGINE_CALL = ["hyb::Engine::forward_arrays("]
+CHECKS = ["hyb::check_host_array(", "hyb::Engine::prepare_run("]
+MODEL_FORWARD = ["hyb::Engine::forward("]
 TOTAL_LINE = re.compile(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+PROGRAM TOTALS")
 FUNCTION_LINE = re.compile(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+\S*?:(.+?)\s+\[")
 
@@ -48,6 +48,27 @@ def cost_of(costs: dict[str, int], prefixes: list[str]) -> int:
     return sum(c for name, c in costs.items() if any(name.startswith(p) for p in prefixes))
 
 
+def stages(total: int, costs: dict[str, int], ncalls: int) -> list[tuple[str, float]]:
+    """(label, Ir per call) of each stage of one hyb_forward, then the total."""
+    abi, engine = cost_of(costs, ABI_CALL), cost_of(costs, ENGINE_CALL)
+    checks, model = cost_of(costs, CHECKS), cost_of(costs, MODEL_FORWARD)
+    rows = [
+        ("Fortran wrapper (hyb_forward less the C call)", total - abi),
+        (
+            "C ABI: handle look-up and lock, arguments as host arrays (hyb_model_forward less the engine)",
+            abi - engine,
+        ),
+        ("engine: shape and dtype checks, non-finite scan (check_host_array, prepare_run)", checks),
+        ("engine: the model's forward (TorchScript)", model),
+        (
+            "engine: views, casts, copies into the outputs, bookkeeping (rest of forward_arrays)",
+            engine - checks - model,
+        ),
+        ("**total**", total),
+    ]
+    return [(label, ir / ncalls) for label, ir in rows]
+
+
 def main() -> None:
     if len(sys.argv) < 4:
         raise SystemExit(__doc__)
@@ -57,30 +78,21 @@ def main() -> None:
     columns = []
     for profile in sys.argv[3:]:
         total, costs = inclusive_costs(Path(profile))
-        per_call = [cost_of(costs, prefixes) / ncalls for _, prefixes in STAGES]
-        run = cost_of(costs, ["hyb_model_run"]) / ncalls
-        rest_of_run = run - per_call[2] - per_call[3]
-        wrapper = total / ncalls - run - per_call[0] - per_call[1]
-        columns.append((Path(profile).name, total / ncalls, per_call, rest_of_run, wrapper))
+        columns.append((Path(profile).name, stages(total, costs, ncalls)))
 
-    head = "| Ir per call | " + " | ".join(name for name, *_ in columns) + " |"
-    lines = [head, "|---|" + "---:|" * len(columns)]
-    for i, (label, _) in enumerate(STAGES):
-        lines.append(f"| {label} | " + " | ".join(f"{c[2][i]:,.0f}" for c in columns) + " |")
-    lines.append(
-        "| run: views, casts, copies, bookkeeping (rest of hyb_model_run) | "
-        + " | ".join(f"{c[3]:,.0f}" for c in columns)
-        + " |"
-    )
-    lines.append(
-        "| Fortran wrapper (rest of hyb_forward) | " + " | ".join(f"{c[4]:,.0f}" for c in columns) + " |"
-    )
-    lines.append("| **total** | " + " | ".join(f"**{c[1]:,.0f}**" for c in columns) + " |")
+    lines = [
+        "| Ir per call | " + " | ".join(name for name, _ in columns) + " |",
+        "|---|" + "---:|" * len(columns),
+    ]
+    for i, (label, _) in enumerate(columns[0][1]):
+        lines.append(f"| {label} | " + " | ".join(f"{c[1][i][1]:,.0f}" for c in columns) + " |")
     lines.append(
         f"| raw libtorch forward (bench_reference_forward) | {raw:,.0f} |" + " |" * (len(columns) - 1)
     )
     lines.append(
-        "| **bridge: total − raw libtorch** | " + " | ".join(f"**{c[1] - raw:,.0f}**" for c in columns) + " |"
+        "| **bridge: total − raw libtorch** | "
+        + " | ".join(f"**{c[1][-1][1] - raw:,.0f}**" for c in columns)
+        + " |"
     )
     print("\n".join(lines))
 

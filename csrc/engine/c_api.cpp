@@ -156,17 +156,25 @@ void copy_whole(const std::string &s, char *buf, int64_t buflen, const char *wha
 }
 
 // what(): the array's name for a message, built only when there is one (binds run every step).
+// a's shape keeps its capacity: a host array reused call after call allocates nothing.
 template <typename What>
-hyb::HostArray host_array(const What &what, void *data, int dtype, int ndim, const int64_t *shape) {
+void set_host_array(hyb::HostArray &a, const What &what, void *data, int dtype, int ndim,
+                    const int64_t *shape) {
   if (ndim < 0 || ndim > HYB_MAX_NDIM)
     throw Error(HYB_ERR_SHAPE, what() + ": ndim " + std::to_string(ndim) + " outside 0.." +
                                    std::to_string(HYB_MAX_NDIM) + " (column axis included)");
   if (ndim > 0) require(shape, "shape");
-  hyb::HostArray a;
   a.data = data;
   a.dtype = dtype >= HYB_FLOAT32 && dtype <= HYB_INT64 ? static_cast<hyb::Dtype>(dtype)
                                                        : hyb::dtype_from_code(dtype, what());
   a.shape.assign(shape, shape + ndim);
+  a.on_device = false;
+}
+
+template <typename What>
+hyb::HostArray host_array(const What &what, void *data, int dtype, int ndim, const int64_t *shape) {
+  hyb::HostArray a;
+  set_host_array(a, what, data, dtype, ndim, shape);
   return a;
 }
 
@@ -353,6 +361,24 @@ int hyb_model_bind(hyb_model model, int role, const char *name, void *data, int 
 int hyb_model_bind_device(hyb_model model, int role, const char *name, void *data, int dtype, int ndim,
                           const int64_t *shape) {
   return bind_array("hyb_model_bind_device", model, role, name, data, dtype, ndim, shape, /*on_device=*/true);
+}
+
+int hyb_model_forward(hyb_model model, const void *x, int x_dtype, int x_ndim, const int64_t *x_shape,
+                      void *y, int y_dtype, int y_ndim, const int64_t *y_shape) {
+  // Per thread, so that their shapes' memory is reused from call to call.
+  thread_local hyb::HostArray x_array, y_array;
+  return with_model("hyb_model_forward", model, [&](hyb::Engine &e) {
+    try {
+      // The engine only reads from an input.
+      set_host_array(
+          x_array, [] { return std::string("input (x)"); }, const_cast<void *>(x), x_dtype, x_ndim, x_shape);
+      set_host_array(y_array, [] { return std::string("output (y)"); }, y, y_dtype, y_ndim, y_shape);
+    } catch (const Error &error) {
+      e.forward_refused(error);
+      throw;
+    }
+    e.forward_arrays(x_array, y_array);
+  });
 }
 
 int hyb_model_run(hyb_model model) {

@@ -378,6 +378,7 @@ std::string Engine::device() const {
 void Engine::bind(Role role, const std::string &name, const HostArray &array) {
   require_loaded();
   require_idle("bind");
+  size_t index = 0;
   try {
     if (role == Role::State)
       throw Error(HYB_ERR_ARGUMENT, "state '" + name +
@@ -385,6 +386,7 @@ void Engine::bind(Role role, const std::string &name, const HostArray &array) {
                                         "state (hyb_model_get_state / hyb_model_set_state)");
     const TensorSpec &spec = manifest_.tensors.at(role, name);
     check_host_array(spec, role, array);
+    index = static_cast<size_t>(&spec - manifest_.tensors.specs(role).data());
     if (array.on_device && (node_ || !device_.is_cuda()))
       throw Error(HYB_ERR_DEVICE, describe(role, name) +
                                       ": a device pointer was bound (hyb_model_bind_device) but "
@@ -397,7 +399,61 @@ void Engine::bind(Role role, const std::string &name, const HostArray &array) {
     throw;
   }
   Bindings &b = my_bindings();
-  (role == Role::Input ? b.inputs : b.outputs)[name] = array;
+  std::vector<HostArray> &bound = role == Role::Input ? b.inputs : b.outputs;
+  bound.resize(manifest_.tensors.specs(role).size());
+  bound[index] = array;
+}
+
+void Engine::forward_arrays(const HostArray &x, const HostArray &y) {
+  require_loaded();
+  require_idle("forward");
+  const auto &input_specs = manifest_.tensors.specs(Role::Input);
+  const auto &output_specs = manifest_.tensors.specs(Role::Output);
+  if (input_specs.size() != 1 || output_specs.size() != 1) {
+    const Error error(HYB_ERR_ARGUMENT,
+                      "needs a model with one input and one output, this one has " +
+                          std::to_string(input_specs.size()) + " and " + std::to_string(output_specs.size()) +
+                          "; bind each tensor and run (hyb_model_bind, hyb_model_run; in Fortran "
+                          "hyb_bind_input, hyb_bind_output, hyb_run)");
+    forward_refused(error);
+    throw error;
+  }
+  if (node_) {
+    // Collective: the run takes place on every rank even when this rank's bind failed, so
+    // the others learn of it; the bind's error is the one reported here.
+    try {
+      bind(Role::Input, input_specs[0].name, x);
+      bind(Role::Output, output_specs[0].name, y);
+    } catch (const Error &error) {
+      forward_refused(error);
+      throw;
+    }
+    run();
+    return;
+  }
+  if (!bindings_.empty()) drop_my_bindings();
+  direct_.inputs.resize(1);
+  direct_.outputs.resize(1);
+  // Unbound until both pass their checks (the shapes' memory is kept for the next call).
+  direct_.inputs[0].data = nullptr;
+  direct_.outputs[0].data = nullptr;
+  check_host_array(input_specs[0], Role::Input, x);
+  check_host_array(output_specs[0], Role::Output, y);
+  direct_.inputs[0] = x;
+  direct_.outputs[0] = y;
+  const int64_t ncol = prepare_run(direct_);
+  ThreadsForRun threads(options_.threads);
+  run_rank(direct_, ncol);
+}
+
+void Engine::forward_refused(const Error &error) {
+  bind_failed(error);
+  if (!node_ || !loaded() || run_in_flight()) return;
+  // The run is collective: it takes place on every rank and fails there with this error.
+  try {
+    run();
+  } catch (const Error &) {  // NOLINT(bugprone-empty-catch): it fails, as the bind did
+  }
 }
 
 void Engine::bind_failed(const Error &error) {
@@ -415,14 +471,15 @@ int64_t Engine::check_bindings(const Bindings &b) const {
   const TensorSpec *first = nullptr;
   for (Role r : {Role::Input, Role::Output}) {
     const auto &bound = r == Role::Input ? b.inputs : b.outputs;
-    for (const auto &s : manifest_.tensors.specs(r)) {
-      auto it = bound.find(s.name);
-      if (it == bound.end())
+    const auto &specs = manifest_.tensors.specs(r);
+    for (size_t i = 0; i < specs.size(); ++i) {
+      const TensorSpec &s = specs[i];
+      if (i >= bound.size() || bound[i].data == nullptr)
         throw Error(HYB_ERR_ORDER, describe(r, s.name) +
                                        " is not bound (hyb_model_bind) by this thread; every input "
                                        "and output must be bound before each run, by the thread that runs");
       if (!s.batched()) continue;
-      const int64_t n = it->second.shape[0];
+      const int64_t n = bound[i].shape[0];
       if (ncol < 0) {
         ncol = n;
         first_role = r;
@@ -438,8 +495,10 @@ int64_t Engine::check_bindings(const Bindings &b) const {
 }
 
 void Engine::check_inputs(const Bindings &b) {
-  for (const auto &s : manifest_.tensors.specs(Role::Input)) {
-    const HostArray &a = b.inputs.at(s.name);
+  const auto &specs = manifest_.tensors.specs(Role::Input);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const TensorSpec &s = specs[i];
+    const HostArray &a = b.inputs[i];
     const NonfiniteScan scan = scan_nonfinite(a, s.dtype, device_);
     if (scan.count == 0) continue;
     if (!options_.reject_nonfinite) {
@@ -519,7 +578,7 @@ void Engine::run() {
   drop_my_bindings();
   const int64_t ncol = prepare_run(b);
   ThreadsForRun threads(options_.threads);
-  run_rank(std::move(b), ncol);
+  run_rank(b, ncol);
 }
 
 void Engine::run_start() {
@@ -538,7 +597,7 @@ void Engine::run_start() {
   const int threads = options_.threads > 0 ? options_.threads : at::get_num_threads();
   compute_ = std::async(std::launch::async, [this, ncol, threads] {
     at::set_num_threads(threads);  // per thread under OpenMP: the caller's count, the caller's bits
-    run_rank(std::move(flight_bindings_), ncol);
+    run_rank(flight_bindings_, ncol);
   });
   flight_ = Flight::Rank;
 }
@@ -556,22 +615,23 @@ void Engine::run_finish() {
   }
 }
 
-void Engine::run_rank(Bindings b, int64_t ncol) {
-  std::vector<torch::Tensor> inputs, outputs, next_state;
-  const auto &input_specs = manifest_.tensors.specs(Role::Input);
-  const auto &output_specs = manifest_.tensors.specs(Role::Output);
-  host_views_.resize(input_specs.size() + output_specs.size());
-  for (size_t i = 0; i < input_specs.size(); ++i)
-    inputs.push_back(whole_reused(host_views_[i], b.inputs.at(input_specs[i].name), device_));
-  for (size_t i = 0; i < output_specs.size(); ++i)
-    outputs.push_back(
-        whole_reused(host_views_[input_specs.size() + i], b.outputs.at(output_specs[i].name), device_));
+void Engine::run_rank(const Bindings &b, int64_t ncol) {
+  std::vector<torch::Tensor> &inputs = run_inputs_, &outputs = run_outputs_, &next_state = run_next_state_;
+  inputs.clear();
+  outputs.clear();
+  next_state.clear();
+  const size_t nin = b.inputs.size();
+  host_views_.resize(nin + b.outputs.size());
+  for (size_t i = 0; i < nin; ++i) inputs.push_back(whole_reused(host_views_[i], b.inputs[i], device_));
+  for (size_t i = 0; i < b.outputs.size(); ++i)
+    outputs.push_back(whole_reused(host_views_[nin + i], b.outputs[i], device_));
   // New state goes to fresh tensors and replaces the old only when every chunk succeeded.
   for (const auto &t : state_) next_state.push_back(torch::empty_like(t));
   const bool record = recording_this_call();
   forward_columns(inputs, state_, ncol, outputs, next_state);
-  const std::vector<torch::Tensor> state_in = std::move(state_);
-  state_ = std::move(next_state);
+  std::vector<torch::Tensor> state_in;
+  state_in.swap(state_);
+  state_.swap(next_state);
   ++runs_;
   guard_run(b, ncol);
   if (record) record_call(b, state_in);
@@ -580,10 +640,8 @@ void Engine::run_rank(Bindings b, int64_t ncol) {
 void Engine::guard_run(const Bindings &b, int64_t ncol) {
   if (!guard_) return;
   std::vector<torch::Tensor> in, out;
-  for (const auto &s : manifest_.tensors.specs(Role::Input))
-    in.push_back(whole(b.inputs.at(s.name), device_));
-  for (const auto &s : manifest_.tensors.specs(Role::Output))
-    out.push_back(whole(b.outputs.at(s.name), device_));
+  for (const auto &a : b.inputs) in.push_back(whole(a, device_));
+  for (const auto &a : b.outputs) out.push_back(whole(a, device_));
   guard_->check_and_clip_outputs(in, out, ncol);
 }
 
@@ -596,10 +654,12 @@ const Guard &Engine::guard_report() const {
 
 void Engine::record_call(const Bindings &b, const std::vector<torch::Tensor> &state_in) {
   std::vector<std::pair<std::string, torch::Tensor>> in, out, s_in, s_out;
-  for (const auto &s : manifest_.tensors.specs(Role::Input))
-    in.emplace_back(s.name, whole(b.inputs.at(s.name), device_));
-  for (const auto &s : manifest_.tensors.specs(Role::Output))
-    out.emplace_back(s.name, whole(b.outputs.at(s.name), device_));
+  const auto &input_specs = manifest_.tensors.specs(Role::Input);
+  const auto &output_specs = manifest_.tensors.specs(Role::Output);
+  for (size_t i = 0; i < input_specs.size(); ++i)
+    in.emplace_back(input_specs[i].name, whole(b.inputs[i], device_));
+  for (size_t i = 0; i < output_specs.size(); ++i)
+    out.emplace_back(output_specs[i].name, whole(b.outputs[i], device_));
   const auto &states = manifest_.tensors.specs(Role::State);
   for (size_t i = 0; i < states.size(); ++i) {
     s_in.emplace_back(states[i].name, state_in[i]);
@@ -660,9 +720,11 @@ void Engine::run_chunk(const std::vector<torch::Tensor> &inputs, const std::vect
   const auto &input_specs = manifest_.tensors.specs(Role::Input);
   const auto &output_specs = manifest_.tensors.specs(Role::Output);
   const auto &state_specs = manifest_.tensors.specs(Role::State);
-  std::vector<torch::Tensor> args;
-  std::vector<std::pair<size_t, int64_t>> host_memory;  // args that are host memory: (index, version)
-  args.reserve(input_specs.size() + state_specs.size());
+  std::vector<torch::Tensor> &args = chunk_args_;
+  std::vector<std::pair<size_t, int64_t>> &host_memory =
+      chunk_host_memory_;  // args that are host memory: (index, version)
+  args.clear();
+  host_memory.clear();
   for (size_t i = 0; i < input_specs.size(); ++i) {
     const TensorSpec &s = input_specs[i];
     torch::Tensor host = s.batched() ? pad_columns(column_rows(inputs[i], first, n), batch) : inputs[i];
@@ -684,7 +746,8 @@ void Engine::run_chunk(const std::vector<torch::Tensor> &inputs, const std::vect
     }
   check_model_returns(returned, batch, "run");
   // Results in host layout, then into the targets (a cast when the host kind differs).
-  std::vector<std::pair<torch::Tensor, torch::Tensor>> copies;  // (target rows, result rows)
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> &copies = chunk_copies_;  // (target rows, result rows)
+  copies.clear();
   for (size_t i = 0; i < returned.size(); ++i) {
     const bool is_output = i < output_specs.size();
     const TensorSpec &s = is_output ? output_specs[i] : state_specs[i - output_specs.size()];
@@ -703,6 +766,9 @@ void Engine::run_chunk(const std::vector<torch::Tensor> &inputs, const std::vect
   stream_->synchronize();  // the downloads to pinned memory have landed
   for (auto &[target, rows] : copies)
     if (!copy_floats(rows, target)) target.copy_(rows);
+  // The vectors keep their capacity, not the model's results.
+  copies.clear();
+  args.clear();
 }
 
 void Engine::get_state(const std::string &name, const HostArray &array) const {

@@ -47,6 +47,15 @@ class Engine {
 
   // Bindings belong to the calling thread and last until its next run, which drops them.
   void bind(Role role, const std::string &name, const HostArray &array);
+  // y = model(x) for a model with one input and one output, host arrays: bind both and run
+  // in one call (hyb_model_forward, Fortran's hyb_forward), with the same checks and errors
+  // as bind + run and without the per-thread bindings, whose bookkeeping would be most of
+  // the cost of a call on a few columns. The thread's earlier bindings are dropped.
+  void forward_arrays(const HostArray &x, const HostArray &y);
+  // forward_arrays' arguments were refused before they reached it (or by it): as a failed
+  // bind, and with batching=node the collective run still takes place and fails on every
+  // rank, so none waits for this one.
+  void forward_refused(const Error &error);
   // A bind call failed (in the engine or in the C ABI before it): drop this thread's
   // bindings, so no later run reaches an array the caller may free. With batching=node the
   // next run, which is collective, also fails with this error on every rank of the node.
@@ -73,8 +82,10 @@ class Engine {
   const Guard &guard_report() const;
 
  private:
+  // By the position of the tensor in the manifest; an array with data == nullptr is unbound
+  // (a bind refuses a null pointer).
   struct Bindings {
-    std::map<std::string, HostArray> inputs, outputs;
+    std::vector<HostArray> inputs, outputs;
   };
   enum class Flight : std::uint8_t { None, Rank, Node };
 
@@ -94,7 +105,7 @@ class Engine {
   void claim_state_for_this_thread(const char *what);
   void start_state(int64_t ncol);
   int64_t prepare_run(const Bindings &b);
-  void run_rank(Bindings b, int64_t ncol);
+  void run_rank(const Bindings &b, int64_t ncol);
   // The forward over ncol columns in host layout ([ncol, ...], any dtype and device), in
   // chunks; results are copied (and cast) into `outputs` and `next_state`.
   void forward_columns(const std::vector<torch::Tensor> &inputs, const std::vector<torch::Tensor> &state,
@@ -133,7 +144,13 @@ class Engine {
   Manifest manifest_;
   torch::Device device_{torch::kCPU};
   std::map<std::thread::id, Bindings> bindings_;  // per thread, dropped by each run
-  std::optional<Error> failed_bind_;              // batching=node: a bind failed since the last run
+  Bindings direct_;  // forward_arrays' two arrays: not a thread's bindings, kept for their capacity
+  // Reused from run to run (a run at a time per engine): the host views and the new state
+  // (run_rank), the model's arguments and the copies of a chunk (run_chunk).
+  std::vector<torch::Tensor> run_inputs_, run_outputs_, run_next_state_, chunk_args_;
+  std::vector<std::pair<size_t, int64_t>> chunk_host_memory_;
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> chunk_copies_;
+  std::optional<Error> failed_bind_;  // batching=node: a bind failed since the last run
   std::vector<torch::Tensor> state_;  // per state, host layout [ncol, ...], model dtype, on state_device()
   std::optional<std::thread::id> state_thread_;  // the thread whose columns the state holds
   std::vector<torch::Tensor> cast_buffers_;      // per model argument: CPU casts reused call to call

@@ -125,7 +125,7 @@ void Engine::node_start(Bindings b) {
   auto [status, message] = status_of([&] {
     ncol = prepare_run(b);
     for (size_t i = 0; i < input_specs.size(); ++i) {
-      torch::Tensor host = whole(b.inputs.at(input_specs[i].name), device_);
+      torch::Tensor host = whole(b.inputs[i], device_);
       if (guard_ && guard_->clips()) host = guard_->clip_input(i, host);
       r.mine.push_back(model_dtype_rows(host, input_specs[i]));
     }
@@ -216,8 +216,7 @@ void Engine::node_finish() {
   node_->agree_with_owner(r.owner_status, r.owner_message, "running the model");
   for (size_t i = 0; i < mine.size(); ++i)
     node_->scatter(node_->owner() ? r.batch_out[i] : torch::Tensor(), mine[i], r.ncol_by_rank);
-  for (size_t i = 0; i < output_specs.size(); ++i)
-    whole(flight_bindings_.outputs.at(output_specs[i].name), device_).copy_(mine[i]);
+  for (size_t i = 0; i < output_specs.size(); ++i) whole(flight_bindings_.outputs[i], device_).copy_(mine[i]);
   if (!state_specs.empty()) state_.assign(mine.begin() + output_specs.size(), mine.end());
   ++runs_;
   guard_run(flight_bindings_, check_bindings(flight_bindings_));

@@ -34,7 +34,7 @@ class TorchScriptBackend : public ModelBackend {
     std::vector<torch::jit::IValue> ivalues(args.begin(), args.end());
     torch::jit::IValue result;
     try {
-      result = module_.forward(ivalues);
+      result = module_.forward(std::move(ivalues));
     } catch (const c10::Error &e) {
       throw Error(HYB_ERR_RUNTIME,
                   "the model's forward failed: " + model_error_text(e.what_without_backtrace()));

@@ -166,6 +166,14 @@ int hyb_model_bind_device(hyb_model model, int role, const char *name, void *dat
 /** Runs the model on the bound buffers; recurrent state is taken and updated in place.
  * hyb_model_run = hyb_model_run_start + hyb_model_run_finish. */
 int hyb_model_run(hyb_model model);
+/** y = model(x) for a model with one input and one output, host buffers in the layout of
+ * hyb_model_bind(): binds both and runs, in one call and with the same checks and errors
+ * (HYB_ERR_ARGUMENT for a model with more tensors). The cheapest call for a few columns:
+ * one handle look-up, no per-thread bindings. Drops the thread's earlier bindings. With
+ * batching=node it is collective like hyb_model_run(), and runs (and fails on every rank)
+ * even when this rank's arguments are refused. */
+int hyb_model_forward(hyb_model model, const void *x, int x_dtype, int x_ndim, const int64_t *x_shape,
+                      void *y, int y_dtype, int y_ndim, const int64_t *y_shape);
 /** The first half of hyb_model_run(), so the host can do other work while the model runs.
  * run_start checks the inputs and starts the run (rank: a worker thread; node: the columns
  * leave by non-blocking MPI); run_finish waits and delivers the outputs and any error.

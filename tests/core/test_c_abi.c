@@ -67,6 +67,24 @@ static void test_mlp_v1(const char *dir) {
   expect(hyb_model_bind(m, HYB_INPUT, "x", x, HYB_FLOAT64, 2, bad), HYB_ERR_SHAPE, "[384, 123]", "bad shape");
   expect(hyb_model_bind(m, HYB_INPUT, "t", x, HYB_FLOAT64, 2, xshape), HYB_ERR_NAME, "input 't'", "bad name");
   expect(hyb_model_run(m), HYB_ERR_ORDER, "not bound", "run without bindings");
+
+  /* hyb_model_forward: bind both and run in one call, the same bits and the same refusals. */
+  memset(y, 0, sizeof(double) * NCOL * NOUT);
+  ok(hyb_model_forward(m, x, HYB_FLOAT64, 2, xshape, y, HYB_FLOAT64, 2, yshape), "forward");
+  CHECK(memcmp(y, ref, sizeof(double) * NCOL * NOUT) == 0,
+        "mlp_v1: hyb_model_forward differs from the reference");
+  expect(hyb_model_forward(m, x, HYB_FLOAT64, 2, bad, y, HYB_FLOAT64, 2, yshape), HYB_ERR_SHAPE,
+         "input 'x': host array has shape [384, 123]", "forward, bad input shape");
+  expect(hyb_model_forward(m, x, HYB_FLOAT64, 2, xshape, NULL, HYB_FLOAT64, 2, yshape), HYB_ERR_ARGUMENT,
+         "output 'y': the data pointer is NULL", "forward, NULL output");
+  expect(hyb_model_forward(m, x, 99, 2, xshape, y, HYB_FLOAT64, 2, yshape), HYB_ERR_DTYPE, "input (x)",
+         "forward, unknown dtype code");
+  expect(hyb_model_forward(m, x, HYB_FLOAT64, 9, xshape, y, HYB_FLOAT64, 2, yshape), HYB_ERR_SHAPE, "ndim 9",
+         "forward, ndim out of range");
+  /* A refused forward leaves nothing bound behind it, and the next one works. */
+  expect(hyb_model_run(m), HYB_ERR_ORDER, "not bound", "run after a refused forward");
+  ok(hyb_model_forward(m, x, HYB_FLOAT64, 2, xshape, y, HYB_FLOAT64, 2, yshape), "forward after refusals");
+  CHECK(memcmp(y, ref, sizeof(double) * NCOL * NOUT) == 0, "mlp_v1: forward after refusals differs");
   ok(hyb_model_free(m), "free");
   free(x);
   free(ref);
