@@ -1,6 +1,6 @@
 """Benchmark: what the reproducible mode (option ``chunk=N``) costs against ``chunk=0``.
 
-    python bench/bench_chunk.py [--out FILE.md] [--ncol 16,384,1152,4608] [--chunk 16,64,128,384,1152]
+    python bench/bench_chunk.py [--out FILE.md] [--ncol 16,96,...,4608] [--chunk 16,32,...,384]
 
 The ClimSim v1 MLP of the other benchmarks, one intra-op thread, float64 host arrays, through
 hybridge's C ABI (bind both arrays, run: what ``hyb_forward`` does). For every column count
@@ -75,8 +75,8 @@ def time_chunks(path: Path, x: np.ndarray, chunks: list[int]) -> tuple[float, di
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, help="also write the table to this markdown file")
-    p.add_argument("--ncol", type=_ints, default=[16, 384, 1152, 4608])
-    p.add_argument("--chunk", type=_ints, default=[16, 64, 128, 384, 1152])
+    p.add_argument("--ncol", type=_ints, default=[16, 96, 128, 192, 384, 1024, 4608])
+    p.add_argument("--chunk", type=_ints, default=[16, 32, 64, 96, 128, 384])
     args = p.parse_args()
 
     lines = [

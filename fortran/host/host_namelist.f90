@@ -38,7 +38,7 @@ module host_namelist
     integer :: spinup_steps = 0                     !< conventional steps before the emulator takes over
     integer :: ramp_steps = 0                       !< steps over which ML output is blended in linearly
     integer :: num_threads = 1                      !< intra-op threads of the inference engine per rank
-    integer :: ml_chunk = 16                        !< columns per engine call, last chunk padded (0: all at once);
+    integer :: ml_chunk = 64                        !< columns per engine call, last chunk padded (0: all at once);
                                                     !! a fixed chunk makes results independent of the decomposition
     character(16) :: stop_option = 'ndays'          !< nsteps | ndays
     integer(int64) :: stop_n = 1                    !< run length; 64-bit so no count can wrap

@@ -86,13 +86,16 @@ def test_partial_mode_mixes_emulator_and_conventional(host_exe, models, tmp_path
         assert not np.array_equal(np.asarray(b["state_t"][:]), np.asarray(c["state_t"][:]))
 
 
-def test_ml_mode_same_on_1_and_3_ranks(host_exe, models, tmp_path):
-    for n in (1, 3):
+def test_ml_mode_same_on_1_to_4_ranks_with_the_default_chunk(host_exe, models, tmp_path):
+    """PEM with the namelist's default ml_chunk (64): 384, 192, 128 columns per rank in whole
+    chunks, and 96 per rank on 4 ranks, where the last chunk is padded."""
+    for n in (1, 2, 3, 4):
         run(host_exe, tmp_path / f"n{n}", nranks=n, physics_mode="ml", model_path=str(models["relax_v1"]))
     files = nc_files(tmp_path / "n1" / "out")
-    assert files == nc_files(tmp_path / "n3" / "out")
-    for f in files:
-        assert_same_netcdf(tmp_path / "n1" / "out" / f, tmp_path / "n3" / "out" / f)
+    for n in (2, 3, 4):
+        assert files == nc_files(tmp_path / f"n{n}" / "out")
+        for f in files:
+            assert_same_netcdf(tmp_path / "n1" / "out" / f, tmp_path / f"n{n}" / "out" / f)
 
 
 def test_recurrent_state_survives_restart(host_exe, models, tmp_path):
