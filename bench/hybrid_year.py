@@ -9,10 +9,14 @@ reference (conventional) and a year with the emulator owning the physics (``phys
 report of ``hybridge.online`` (RMSE of T and q over time, zonal-mean bias, precipitation,
 budget drift) is computed on the Gaussian grid from the run's grid file.
 
-    python bench/hybrid_year.py OUTDIR [--days 365] [--train-days 10] [--truncation T21] [--ranks 2]
+    python bench/hybrid_year.py OUTDIR [--days 365] [--ml-days DAYS] [--train-days 10] [--truncation T21]
+                                       [--ranks 2]
 
+The reference year also checks the restart: it writes a restart file halfway, a second run
+continues from it, and every output file of the second half must be identical to the bit.
 Writes OUTDIR/report.md (figures in OUTDIR/figures) and OUTDIR/hybrid_year.md (the summary
-table: steps survived, final and mean RMSE of T and q against the reference).
+table: the reference's survival and restart check, the hybrid run's steps survived, final and
+mean RMSE of T and q against the reference).
 """
 
 from __future__ import annotations
@@ -53,10 +57,32 @@ def host(run_dir: Path, ranks: int, steps: int, dyn: dict, **keys) -> HostRun:
     return run
 
 
+def identical_files(straight: Path, restarted: Path) -> tuple[int, list[str]]:
+    """(files compared, names of those that differ): every netCDF file the restarted run wrote
+    against the straight run's file of the same name, variable by variable, to the bit."""
+    compared, differ = 0, []
+    for f in sorted(restarted.rglob("*.nc")):
+        if ".r." in f.name:
+            continue
+        twin = straight / f.relative_to(restarted)
+        compared += 1
+        if not twin.exists():
+            differ.append(f"{f.name} (not in the straight run)")
+            continue
+        with netCDF4.Dataset(f) as a, netCDF4.Dataset(twin) as b:
+            for name, var in a.variables.items():
+                x, y = np.asarray(var[:]), np.asarray(b[name][:]) if name in b.variables else None
+                if y is None or x.shape != y.shape or x.tobytes() != y.tobytes():
+                    differ.append(f"{f.name}:{name}")
+                    break
+    return compared, differ
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("outdir", type=Path)
-    parser.add_argument("--days", type=float, default=365)
+    parser.add_argument("--days", type=float, default=365, help="the reference run (and the hybrid run)")
+    parser.add_argument("--ml-days", type=float, default=None, help="the hybrid run, when shorter")
     parser.add_argument("--train-days", type=float, default=10)
     parser.add_argument("--truncation", default="T21")
     parser.add_argument("--ranks", type=int, default=2)
@@ -71,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     dyn = {"dynamics": "spectral", "truncation": args.truncation, "nlev": 60}
     train_steps = round(args.train_days * STEPS_PER_DAY)
     steps = round(args.days * STEPS_PER_DAY)
+    ml_steps = round((args.ml_days if args.ml_days is not None else args.days) * STEPS_PER_DAY)
+    half = steps // 2
     start = time.monotonic()
 
     train = host(
@@ -80,16 +108,46 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"bench: the reference training leg stopped: {train.error}")
     (restart,) = sorted((train.run_dir / "output").glob(f"{CASE}.r.*.nc"))
     common = {"restart_file": str(restart), "mli_interval_steps": args.eval_interval, "restart_at_end": False}
-    ref = host(out / "reference" / "eval", args.ranks, steps, dyn, **common)
+    ref = host(out / "reference" / "eval", args.ranks, steps, dyn, restart_interval_steps=half, **common)
     if not ref.completed:
         raise SystemExit(f"bench: the reference year stopped: {ref.error}")
+    # ERS over the year: from the halfway restart on, on another rank count.
+    (mid,) = sorted((ref.run_dir / "output").glob(f"{CASE}.r.*.nc"))[:1]
+    cont = host(
+        out / "reference" / "restarted",
+        max(1, args.ranks - 1),
+        steps - half,
+        dyn,
+        **{**common, "restart_file": str(mid)},
+    )
+    compared, differ = identical_files(ref.run_dir / "output", cont.run_dir / "output")
+    restart_check = f"restarted at step {half} from `{mid.name}` on {max(1, args.ranks - 1)} rank(s): " + (
+        f"{compared} output files identical to the bit" if compared and not differ else f"DIFFERS: {differ}"
+    )
+    print(f"bench: {restart_check}", flush=True)
     record = {
         "train_data": str(train.run_dir / "output"),
         "train_cache": str(out / "reference" / "train_cache"),
     }
-    model = train_and_export(record, out / "emulator", args.epochs, [int(h) for h in args.hidden.split(",")])
+    # The toolkit knows the ClimSim grid only: the Gaussian grid's file (areas, hybrid
+    # coefficients) goes with the data, for the water-conservation constraint and the weights.
+    grid_file = train.run_dir / "output" / f"{CASE}.grid-info.nc"
+    model = train_and_export(
+        record,
+        out / "emulator",
+        args.epochs,
+        [int(h) for h in args.hidden.split(",")],
+        extra_sets=[f"grid={grid_file}"],
+    )
     hyb = host(
-        out / "ml", args.ranks, steps, dyn, physics_mode="ml", model_path=str(model), num_threads=1, **common
+        out / "ml",
+        args.ranks,
+        ml_steps,
+        dyn,
+        physics_mode="ml",
+        model_path=str(model),
+        num_threads=1,
+        **common,
     )
 
     grid = gaussian_grid(ref.run_dir / "output" / f"{CASE}.grid-info.nc")
@@ -113,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     setup = {
         "dynamics": f"spectral {args.truncation}, 60 ClimSim levels, {grid.area.size} columns",
         "reference training leg": f"{args.train_days} days",
-        "hybrid and reference": f"{args.days} days from the training leg's restart",
+        "reference": f"{args.days} days from the training leg's restart; {restart_check}",
+        "hybrid": f"{ml_steps / STEPS_PER_DAY:g} days from the same restart",
         "emulator": f"ClimSim v1 MLP {args.hidden}, {args.epochs} epochs",
         "ranks": args.ranks,
     }
@@ -130,8 +189,10 @@ def main(argv: list[str] | None = None) -> int:
         "| run | steps survived | final RMSE T [K] | mean RMSE T [K] | final RMSE q [g/kg] "
         "| mean RMSE q [g/kg] |\n"
         "|---|---:|---:|---:|---:|---:|\n"
-        f"| ml | {hyb.steps_survived} of {steps} | {final_t:.3f} | {mean_t:.3f} | "
+        f"| reference (conventional) | {ref.steps_survived} of {steps} | 0 | 0 | 0 | 0 |\n"
+        f"| ml | {hyb.steps_survived} of {ml_steps} | {final_t:.3f} | {mean_t:.3f} | "
         f"{final_q:.3f} | {mean_q:.3f} |\n"
+        f"\nRestart of the reference: {restart_check}.\n"
     )
     (out / "hybrid_year.md").write_text(table)
     print(table)
