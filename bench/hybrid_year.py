@@ -180,8 +180,13 @@ def main(argv: list[str] | None = None) -> int:
         out, setup, {"steps": ref.steps_survived, "budget": budget_residuals(ref.rows)}, [result], pressure
     )
     m = result["metrics"] or {}
-    final_t, mean_t = m.get("final_rmse_t_K", np.nan), m.get("mean_rmse_t_K", np.nan)
-    final_q, mean_q = m.get("final_rmse_q_g_per_kg", np.nan), m.get("mean_rmse_q_g_per_kg", np.nan)
+    if len(m.get("hours", [])) < 2:
+        # The start is the only output the runs share: nothing has been compared yet.
+        m = {}
+
+    def rmse(key: str) -> str:
+        return f"{m[key]:.3f}" if key in m else "-"
+
     table = (
         f"Hybrid year on the spectral core ({args.truncation}, 60 levels, {args.ranks} ranks, "
         f"{(time.monotonic() - start) / 3600:.2f} h in all); `python bench/hybrid_year.py {args.outdir}`; "
@@ -190,9 +195,11 @@ def main(argv: list[str] | None = None) -> int:
         "| mean RMSE q [g/kg] |\n"
         "|---|---:|---:|---:|---:|---:|\n"
         f"| reference (conventional) | {ref.steps_survived} of {steps} | 0 | 0 | 0 | 0 |\n"
-        f"| ml | {hyb.steps_survived} of {ml_steps} | {final_t:.3f} | {mean_t:.3f} | "
-        f"{final_q:.3f} | {mean_q:.3f} |\n"
-        f"\nRestart of the reference: {restart_check}.\n"
+        f"| ml | {hyb.steps_survived} of {ml_steps} | {rmse('final_rmse_t_K')} | {rmse('mean_rmse_t_K')} | "
+        f"{rmse('final_rmse_q_g_per_kg')} | {rmse('mean_rmse_q_g_per_kg')} |\n"
+        + ("(-: no output after the start to compare; see --eval-interval)\n" if not m else "")
+        + (f"\nThe hybrid run stopped: {hyb.error}\n" if not hyb.completed else "")
+        + f"\nRestart of the reference: {restart_check}.\n"
     )
     (out / "hybrid_year.md").write_text(table)
     print(table)
