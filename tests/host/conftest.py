@@ -27,6 +27,17 @@ def host_exe() -> Path:
     return HOST
 
 
+@pytest.fixture(scope="session")
+def ml_host_exe(host_exe, tmp_path_factory) -> Path:
+    """host_exe for the tests that couple an emulator: skipped when hybridge-host was built
+    without the hybridge library (its ml mode then refuses to start)."""
+    d = tmp_path_factory.mktemp("ml_probe")
+    probe = write_namelist(d / "probe_in", physics_mode="ml", model_path=str(d / "none.pt"), stop_n=1)
+    if "built without" in run_host(host_exe, probe, check=False, timeout=60).stderr:
+        pytest.skip("hybridge-host was built without the hybridge library")
+    return host_exe
+
+
 def write_namelist(path: Path, **keys) -> Path:
     """&hybridge_nl with the given keys; strings are quoted, bools become .true./.false."""
     lines = ["&hybridge_nl"]

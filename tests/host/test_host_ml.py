@@ -12,12 +12,8 @@ from conftest import CLIMSIM, assert_same_netcdf, log_rows, nc_files, run_host, 
 
 
 @pytest.fixture(scope="module")
-def models(host_exe, tmp_path_factory):
+def models(ml_host_exe, tmp_path_factory):
     d = tmp_path_factory.mktemp("models")
-    probe = write_namelist(d / "probe_in", physics_mode="ml", model_path=str(d / "none.pt"), stop_n=1)
-    proc = run_host(host_exe, probe, check=False, timeout=60)
-    if "built without" in proc.stderr:
-        pytest.skip("hybridge-host was built without the hybridge library")
     return {
         k: ml_fixtures.make(k, d / f"{k}.pt", CLIMSIM)
         for k in ("relax_v1", "recurrent_v1", "nan_at_night", "runaway")

@@ -17,12 +17,9 @@ pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
 
 
 @pytest.fixture(scope="module")
-def recorded(host_exe, tmp_path_factory):
+def recorded(ml_host_exe, tmp_path_factory):
     """The recurrent emulator in ml mode for 4 steps on 2 ranks, calls 2 and 4 recorded."""
     d = tmp_path_factory.mktemp("host_replay")
-    probe = write_namelist(d / "probe_in", physics_mode="ml", model_path=str(d / "none.pt"), stop_n=1)
-    if "built without" in run_host(host_exe, probe, check=False, timeout=60).stderr:
-        pytest.skip("hybridge-host was built without the hybridge library")
     model = ml_fixtures.make("recurrent_v1", d / "recurrent_v1.pt", CLIMSIM)
     calls = d / "calls"
     namelist = write_namelist(
@@ -35,7 +32,7 @@ def recorded(host_exe, tmp_path_factory):
         restart_at_end=False,
         output_dir="out",
     )
-    run_host(host_exe, namelist, 2, timeout=300)
+    run_host(ml_host_exe, namelist, 2, timeout=300)
     return model, calls
 
 
