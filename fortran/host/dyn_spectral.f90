@@ -63,11 +63,12 @@ module dyn_spectral
 contains
 
   !> ok = .false. with errmsg when the grid cannot be set up on this many ranks.
-  subroutine dyn_spectral_init(dyn, ntr, nlat, nlon, vert, dt, nsub, moist, comm, ok, errmsg)
+  !! diffusion_time: e-folding time of the hyperdiffusion at n = ntr [s].
+  subroutine dyn_spectral_init(dyn, ntr, nlat, nlon, vert, dt, nsub, diffusion_time, moist, comm, ok, errmsg)
     type(dyn_spectral_t), intent(out) :: dyn
     integer, intent(in) :: ntr, nlat, nlon, nsub
     type(vertical_t), intent(in) :: vert
-    real(r8), intent(in) :: dt
+    real(r8), intent(in) :: dt, diffusion_time
     logical, intent(in) :: moist
     type(MPI_Comm), intent(in) :: comm
     logical, intent(out) :: ok
@@ -104,7 +105,7 @@ contains
     ! The sponge acts on the levels' pressures at ps = 1000 hPa.
     call damping_init(dyn%dmp, dyn%tr%leg%n_of, ntr, &
                       0.5_r8*(vert%a_half(0:vert%nlev - 1) + vert%a_half(1:vert%nlev)) + &
-                      0.5e5_r8*(vert%b_half(0:vert%nlev - 1) + vert%b_half(1:vert%nlev)))
+                      0.5e5_r8*(vert%b_half(0:vert%nlev - 1) + vert%b_half(1:vert%nlev)), diffusion_time)
     nspec = dyn%tr%nspec
     allocate (dyn%vor(dyn%nlev, nspec, 2), dyn%div(dyn%nlev, nspec, 2), dyn%t(dyn%nlev, nspec, 2), &
               dyn%q(dyn%nlev, nspec, 2), dyn%lnps(1, nspec, 2))

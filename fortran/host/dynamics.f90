@@ -52,6 +52,7 @@ module dynamics
   character(16) :: kind = 'none'
   character(16) :: truncation = 'none'
   character(16) :: vertical_levels = 'climsim'
+  real(r8) :: diffusion_time = 0   !< e-folding time of the hyperdiffusion at n = N [s]
   type(dyn_spectral_t) :: core
   !> The state the dynamics handed to the physics (before the humidity fill), on this rank's columns.
   real(r8), allocatable :: t_dyn(:, :), q_dyn(:, :), u_dyn(:, :), v_dyn(:, :)
@@ -127,8 +128,9 @@ contains
       nsub = ceiling(dtime/limit)
     end if
     dt = dtime/nsub
-    call dyn_spectral_init(core, ntr, nlat, nlon, vert, dt, nsub, cfg%physics_package /= 'held_suarez', comm, ok, &
-                           errmsg)
+    diffusion_time = cfg%dyn_diffusion_time
+    call dyn_spectral_init(core, ntr, nlat, nlon, vert, dt, nsub, diffusion_time, &
+                           cfg%physics_package /= 'held_suarez', comm, ok, errmsg)
     if (.not. ok) call stop_run(errmsg)
     call set_model_dimensions(nlat*nlon, cfg%nlev)
     call grid_init_gaussian(grid, climsim_dir, rank, nranks, core%tr%leg%mu, core%tr%leg%w, nlon, vert)
@@ -142,13 +144,14 @@ contains
   !> One line for the log's header.
   function dynamics_describe() result(text)
     character(:), allocatable :: text
-    character(160) :: buf
+    character(200) :: buf
     if (kind == 'none') then
       text = 'dynamics none (large-scale forcing), ClimSim grid 384 columns, 60 levels'
     else
       write (buf, '("dynamics spectral ",a,", Gaussian grid ",i0," x ",i0,", ",i0," ",a," levels, time step ")') &
         trim(truncation), core%tr%nlat, core%tr%nlon, nlev, trim(vertical_levels)
-      write (buf(len_trim(buf) + 2:), '(a," (",i0," per physics step)")') seconds(core%dt), core%nsub
+      write (buf(len_trim(buf) + 2:), '(a," (",i0," per physics step), hyperdiffusion ",a," at n = N")') &
+        seconds(core%dt), core%nsub, seconds(diffusion_time)
       text = trim(buf)
     end if
   end function dynamics_describe

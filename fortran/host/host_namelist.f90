@@ -58,6 +58,7 @@ module host_namelist
     integer :: nlev = 60                            !< levels: 60 (ClimSim) or fewer (spectral only)
     character(16) :: vertical_levels = 'climsim'    !< climsim (hybrid, every (60/nlev)-th) | sigma (equally spaced)
     real(real64) :: dyn_timestep = 0                !< dynamics time step [s]; 0: as long as the CFL limit allows
+    real(real64) :: dyn_diffusion_time = 8640       !< e-folding time of the del^8 hyperdiffusion at n = N [s]
     character(16) :: physics_package = 'moist'      !< moist (conventional physics) | held_suarez (dry forcing)
   end type host_config
 
@@ -80,14 +81,14 @@ contains
     character(date_len + 1) :: start_date
     integer :: spinup_steps, ramp_steps, num_threads, ml_chunk, mli_interval_steps, &
                history_interval_steps, restart_interval_steps, log_interval_steps, nlev
-    real(real64) :: dyn_timestep, ml_guard_margin
+    real(real64) :: dyn_timestep, dyn_diffusion_time, ml_guard_margin
     integer(int64) :: stop_n
     logical :: restart_at_end, ml_cuda_graphs
     namelist /hybridge_nl/ physics_mode, model_path, device, batching, ml_cuda_graphs, ml_variables, on_ml_error, &
       nonfinite_policy, spinup_steps, ramp_steps, num_threads, ml_chunk, stop_option, stop_n, start_date, &
       mli_interval_steps, history_interval_steps, restart_interval_steps, restart_at_end, &
       restart_file, output_dir, case_name, climsim_dir, log_interval_steps, dynamics, truncation, nlev, &
-      vertical_levels, dyn_timestep, physics_package, ml_guard, ml_guard_margin, ml_options
+      vertical_levels, dyn_timestep, dyn_diffusion_time, physics_package, ml_guard, ml_guard_margin, ml_options
 
     integer :: unit, ios, i, j, lineno
     character(512) :: iomsg, line
@@ -128,6 +129,7 @@ contains
     nlev = cfg%nlev
     vertical_levels = cfg%vertical_levels
     dyn_timestep = cfg%dyn_timestep
+    dyn_diffusion_time = cfg%dyn_diffusion_time
     physics_package = cfg%physics_package
 
     open (newunit=unit, file=filename, status='old', action='read', iostat=ios, iomsg=iomsg)
@@ -233,6 +235,12 @@ contains
     if (dyn_timestep < 0 .or. ieee_is_nan(dyn_timestep)) then
       write (probe, '(g0)') dyn_timestep
       errmsg = 'namelist key dyn_timestep = '//trim(probe)//' s: must be positive (or 0 for the longest stable step)'
+      return
+    end if
+    if (.not. (dyn_diffusion_time > 0 .and. ieee_is_finite(dyn_diffusion_time))) then
+      write (probe, '(g0)') dyn_diffusion_time
+      errmsg = 'namelist key dyn_diffusion_time = '//trim(probe)//' s: must be positive and finite '// &
+               '(the e-folding time of the hyperdiffusion at the truncation limit)'
       return
     end if
     if (.not. valid_device(device)) then
@@ -345,6 +353,7 @@ contains
     cfg%nlev = nlev
     cfg%vertical_levels = trim(vertical_levels)
     cfg%dyn_timestep = dyn_timestep
+    cfg%dyn_diffusion_time = dyn_diffusion_time
     cfg%physics_package = trim(physics_package)
     ok = .true.
 

@@ -271,6 +271,14 @@ NAMELIST_CASES = {
         "dynamics = 'spectral'\n  dyn_timestep = -600",
         "namelist key dyn_timestep = -600",
     ),
+    "hyperdiffusion time not positive": (
+        "dynamics = 'spectral'\n  dyn_diffusion_time = 0",
+        "namelist key dyn_diffusion_time = 0",
+    ),
+    "hyperdiffusion time NaN": (
+        "dynamics = 'spectral'\n  dyn_diffusion_time = NaN",
+        "namelist key dyn_diffusion_time = NaN",
+    ),
     "level count the core cannot take": (
         "dynamics = 'spectral'\n  nlev = 45",
         "namelist key nlev = 45: the spectral core takes 60 (the ClimSim levels) or 30, 20, 15, 12, 10",
