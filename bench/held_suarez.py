@@ -6,8 +6,8 @@ climatology with the paper's: the jet maxima of the zonal-mean zonal wind (stren
 pressure), the tropical surface winds, and it reports the zonal-mean temperature and the eddy
 heat flux. Writes ``OUTDIR/held_suarez.md`` (table) and ``OUTDIR/held_suarez.png`` (figure).
 
-    python bench/held_suarez.py OUTDIR [--days 1200] [--spinup 200] [--truncation T42] [--nlev 20]
-                                       [--levels sigma|climsim]
+    python bench/held_suarez.py OUTDIR [--days 1200] [--spinup 200] [--truncation T63] [--nlev 20]
+                                       [--levels sigma|climsim] [--diffusion-time 8640]
     python bench/held_suarez.py OUTDIR --analyse-only    # the run is already in OUTDIR/run
 
 Reference values, Held and Suarez (1994, Bull. Amer. Meteor. Soc. 75, 1825), Fig. 2 (the
@@ -182,13 +182,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("outdir", type=Path)
     parser.add_argument("--days", type=int, default=1200)
     parser.add_argument("--spinup", type=int, default=200)
-    parser.add_argument("--truncation", default="T42")
+    parser.add_argument("--truncation", default="T63", help="T63: the paper's spectral model")
     parser.add_argument("--nlev", type=int, default=20)
     parser.add_argument(
         "--levels",
         choices=("sigma", "climsim"),
         default="sigma",
         help="equally spaced sigma levels as in the paper (default), or every (60/nlev)-th ClimSim interface",
+    )
+    parser.add_argument(
+        "--diffusion-time",
+        type=float,
+        default=8640.0,
+        help="e-folding time [s] of the del^8 hyperdiffusion at the truncation limit (dyn_diffusion_time)",
     )
     parser.add_argument("--ranks", type=int, default=2)
     parser.add_argument("--analyse-only", action="store_true")
@@ -199,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     command = (
         f"python bench/held_suarez.py {args.outdir} --days {args.days} --spinup {args.spinup} "
         f"--truncation {args.truncation} --nlev {args.nlev} --levels {args.levels}"
+        f" --diffusion-time {args.diffusion_time:g}"
     )
     if not args.analyse_only:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -208,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
                 truncation=args.truncation,
                 nlev=args.nlev,
                 vertical_levels=args.levels,
+                dyn_diffusion_time=args.diffusion_time,
                 physics_package="held_suarez",
                 stop_option="ndays",
                 stop_n=args.days,

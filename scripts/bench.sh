@@ -74,7 +74,7 @@ HYBRIDGE_BUILD=$build "$python" "$repo/bench/bench_host.py" "$out/host"
 if [ "${HYBRIDGE_BENCH_DYNAMICS:-1}" != 0 ]; then
   hs_days=${HYBRIDGE_BENCH_HS_DAYS:-1200}
   "$python" "$repo/bench/held_suarez.py" "$out/held_suarez" --days "$hs_days" \
-    --spinup "$((hs_days < 400 ? hs_days / 2 : 200))" --truncation T42 --nlev 20 --ranks "$(nproc)"
+    --spinup "$((hs_days < 400 ? hs_days / 2 : 200))" --truncation T63 --nlev 20 --ranks "$(nproc)"
   "$python" "$repo/bench/hybrid_year.py" "$out/hybrid_year" --days "${HYBRIDGE_BENCH_HYBRID_DAYS:-365}" \
     --ranks "$(nproc)"
 fi
