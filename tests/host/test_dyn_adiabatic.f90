@@ -20,6 +20,7 @@ program test_dyn_adiabatic
 
   integer, parameter :: nlev = 60, nsteps = 3*72
   real(r8), parameter :: dt = 1200.0_r8
+  real(r8), parameter :: diffusion_time = 8640.0_r8   !< the host's default, 0.1 day at n = N [s]
   type(dyn_spectral_t) :: dyn
   type(vertical_t) :: vert
   real(r8), allocatable :: hyai(:), hybi(:), t(:, :), q(:, :), u(:, :), v(:, :), ps(:), col(:, :)
@@ -32,7 +33,7 @@ program test_dyn_adiabatic
   call MPI_Comm_rank(MPI_COMM_WORLD, rank)
   call read_climsim_levels(default_climsim_dir, hyai, hybi, p0)
   call vertical_init(vert, hyai, hybi, p0, nlev, ok)
-  call dyn_spectral_init(dyn, 21, 32, 64, vert, dt, 1, .false., MPI_COMM_WORLD, ok, errmsg)
+  call dyn_spectral_init(dyn, 21, 32, 64, vert, dt, 1, diffusion_time, .false., MPI_COMM_WORLD, ok, errmsg)
   allocate (t(nlev, dyn%ncol), q(nlev, dyn%ncol), u(nlev, dyn%ncol), v(nlev, dyn%ncol), ps(dyn%ncol), &
             col(2, dyn%ncol))
   ps = 1.0e5_r8
